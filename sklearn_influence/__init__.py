@@ -1,0 +1,12 @@
+"""sklearn_influence: influence functions for scikit-learn models.
+
+Which training rows made the model say this, and what happens if you drop them?
+Koh & Liang's influence functions as a scikit-learn meta-estimator, with exact
+leave-one-out for least squares and Newton-step leave-one-out for logistic models.
+"""
+
+from ._estimator import InfluenceEstimator
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["InfluenceEstimator", "__version__"]

@@ -1,0 +1,333 @@
+"""InfluenceEstimator: the scikit-learn meta-estimator.
+
+Thin by design: ``fit`` decodes the wrapped model's objective (``_objectives``) and
+builds the inverse-Hessian solver (``_solvers``) once; every query method is a pure
+function of that fitted state and lives in ``_quantities``.
+"""
+
+import functools
+import numbers
+import warnings
+from copy import deepcopy
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+
+from ._design import LinearDesign
+from ._objectives import objective_from_estimator, public_params
+from ._quantities import InfluenceQuantitiesMixin
+from ._solvers import CGSolver, ExactSolver
+
+#: Largest internal parameter count for which ``solver="auto"`` factorises H exactly.
+AUTO_EXACT_MAX_PARAMS = 3000
+
+#: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
+STATIONARITY_RTOL = 1e-3
+
+_SOLVERS = ("auto", "exact", "cg")
+
+
+def _estimator_has(attr):
+    """Delegate ``attr`` to the fitted ``estimator_`` if present, else to ``estimator``."""
+
+    def check(self):
+        getattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
+        return True
+
+    return check
+
+
+def _unwrap(estimator):
+    """Split a fitted estimator into (fixed transformer prefix or None, final model)."""
+    if isinstance(estimator, FrozenEstimator):
+        return _unwrap(estimator.estimator)
+    if not isinstance(estimator, Pipeline):
+        return None, estimator
+    inner_prefix, model = _unwrap(estimator[-1])
+    prefix = estimator[:-1] if len(estimator) > 1 else None
+    if prefix is None or inner_prefix is None:
+        return (inner_prefix if prefix is None else prefix), model
+    return Pipeline([("outer", prefix), ("inner", inner_prefix)]), model
+
+
+class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstimator):
+    """Influence functions for a fitted scikit-learn model (Koh & Liang, 2017).
+
+    Wraps a model, fits a clone of it, and answers "which training rows made the model
+    say this, and what happens if I drop them?" through :meth:`influence`,
+    :meth:`self_influence`, :meth:`influence_params`, :meth:`leave_one_out`,
+    :meth:`leave_one_out_params` and :meth:`perturbation_influence`. Prediction
+    methods (``predict``, ``predict_proba``, ``decision_function``, ``score``, ...) are
+    delegated to the fitted model, so the wrapper drops into pipelines and grid searches.
+
+    The model minimises the sum-form objective
+
+    .. math::
+        O(θ) = \\sum_i s_i \\, \\ell(z_i, θ) + Ω(θ)
+
+    exactly as the wrapped estimator defines it (``s_i``: sample weight with
+    ``class_weight`` folded in; ``Ω``: its L2 penalty). ``H`` is the Hessian of ``O``
+    at the fitted ``θ̂`` plus ``damping · I``, and ``g_i = ∇_θ ℓ(z_i, θ̂)``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        ``LogisticRegression`` (L2 or no penalty), ``Ridge`` (scalar alpha) or
+        ``LinearRegression``; or a ``Pipeline`` whose last step is one of them (its
+        fitted transformers are treated as fixed, and queries are given in raw feature
+        space); or ``FrozenEstimator(prefit_model)`` for a model that is already fitted.
+    solver : {"auto", "exact", "cg"}, default="auto"
+        How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
+        factorises it (Cholesky). ``"cg"`` runs ``scipy.sparse.linalg.cg`` on
+        matrix-free Hessian-vector products and never forms ``H``. ``"auto"`` is
+        ``"exact"`` up to 3000 parameters, ``"cg"`` beyond.
+    damping : float, default=0.0
+        Non-negative ``λ`` added to the Hessian (``H + λI``): regularises a singular or
+        ill-conditioned Hessian, at the price of biasing every quantity.
+    cg_tol : float, default=1e-10
+        Relative residual tolerance of each conjugate-gradient solve.
+    cg_max_iter : int, default=None
+        Iteration cap of each conjugate-gradient solve; ``None`` means 10 × the
+        parameter count.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator`` (``estimator`` itself for ``FrozenEstimator``).
+    params_ : ndarray of shape (n_params,)
+        ``np.concatenate([coef_.ravel(), intercept_.ravel()])`` of the fitted model
+        (no intercept part without an intercept): the layout of every ``*_params`` result.
+    gradient_norm_ : float
+        ``||∇O(θ̂)||₂``, the objective's gradient at the fitted parameters (sum form).
+        Influence assumes ``θ̂`` is a stationary point.
+    relative_gradient_norm_ : float
+        ``gradient_norm_`` divided by the mean norm of one row's gradient term
+        ``s_i ||g_i||``. Leave-one-out estimates are off by roughly this fraction of a
+        typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``.
+    solver_ : {"exact", "cg"}
+        The solver actually used.
+    n_features_in_ : int
+        Number of features seen during ``fit`` (raw space for a pipeline).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` had string column names.
+
+    See Also
+    --------
+    sklearn.frozen.FrozenEstimator : wrap a model that is already fitted.
+
+    Notes
+    -----
+    Signs (see the user guide): ``influence`` > 0 means up-weighting the training row
+    *raises* the query loss (harmful); ``leave_one_out`` > 0 means *removing* it raises
+    the query loss (it was helpful); ``*_params`` results are "after minus before".
+
+    References
+    ----------
+    P. W. Koh and P. Liang, "Understanding Black-box Predictions via Influence
+    Functions", ICML 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_influence import InfluenceEstimator
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = scale(X)
+    >>> inf = InfluenceEstimator(LogisticRegression(tol=1e-10)).fit(X[:400], y[:400])
+    >>> inf.influence(X[400:405], y[400:405]).shape
+    (5, 400)
+    >>> bool((inf.self_influence() >= 0).all())
+    True
+    """
+
+    def __init__(self, estimator, *, solver="auto", damping=0.0, cg_tol=1e-10, cg_max_iter=None):
+        self.estimator = estimator
+        self.solver = solver
+        self.damping = damping
+        self.cg_tol = cg_tol
+        self.cg_max_iter = cg_max_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = deepcopy(inner.classifier_tags)
+        tags.regressor_tags = deepcopy(inner.regressor_tags)
+        tags.target_tags = deepcopy(inner.target_tags)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        return tags
+
+    def _check_params(self):
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {_SOLVERS}; got solver={self.solver!r}.")
+        for name in ("damping", "cg_tol"):
+            value = getattr(self, name)
+            valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+            if not valid or value < 0 or (name == "cg_tol" and value == 0):
+                expected = "a finite number >= 0" if name == "damping" else "a finite number > 0"
+                raise ValueError(f"{name} must be {expected}; got {name}={value!r}.")
+        if self.cg_max_iter is not None and not (
+            isinstance(self.cg_max_iter, numbers.Integral) and self.cg_max_iter > 0
+        ):
+            raise ValueError(f"cg_max_iter must be None or a positive integer; got cg_max_iter={self.cg_max_iter!r}.")
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit a clone of the estimator and factorise what the solver needs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (raw feature space when the estimator is a pipeline).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to the estimator's ``fit`` (to the last step of a
+            pipeline) and used as ``s_i``. For a ``FrozenEstimator`` give the weights the
+            model was fitted with.
+        **fit_params : dict
+            Further parameters passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : InfluenceEstimator
+            Fitted estimator.
+        """
+        self._check_params()
+        self.estimator_ = clone(self.estimator)
+        if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
+            if isinstance(self.estimator_, Pipeline):
+                fit_params[f"{self.estimator_.steps[-1][0]}__sample_weight"] = sample_weight
+            else:
+                fit_params["sample_weight"] = sample_weight
+        self.estimator_.fit(X, y, **fit_params)
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self.estimator_, attr):
+                setattr(self, attr, getattr(self.estimator_, attr))
+
+        prefix, model = _unwrap(self.estimator_)
+        Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))
+        y = np.asarray(y)
+        check_consistent_length(Xt, y)
+        weights = self._check_sample_weight(sample_weight, Xt.shape[0])
+
+        objective, weights = objective_from_estimator(model, y, weights)
+        design = LinearDesign(Xt, objective.fit_intercept)
+        targets = objective.encode(y)
+        raw = objective.raw(design)
+        residuals = objective.loss.gradient(targets, raw)
+        curvature = objective.curvature_weights(targets, raw, weights)
+
+        self._prefix, self._objective, self._design = prefix, objective, design
+        self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
+        self.params_ = public_params(model)
+        self._check_stationarity(objective.gradient(design, targets, weights))
+        self.solver_ = self._resolve_solver(objective)
+        if self.solver_ == "exact":
+            hessian = objective.hessian(design, curvature, self.damping)
+            self._solver = ExactSolver(hessian, objective.n_outputs, objective.n_columns, objective.separable)
+        else:
+            self._solver = CGSolver(
+                functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
+                objective.hessian_diagonal(design, curvature, self.damping),
+                objective.n_outputs,
+                objective.n_columns,
+                objective.separable,
+                rtol=self.cg_tol,
+                max_iter=self.cg_max_iter,
+            )
+        return self
+
+    def _resolve_solver(self, objective):
+        if self.solver != "auto":
+            return self.solver
+        n_internal = objective.n_columns * (1 if objective.separable else objective.n_outputs)
+        return "exact" if n_internal <= AUTO_EXACT_MAX_PARAMS else "cg"
+
+    @staticmethod
+    def _check_sample_weight(sample_weight, n_samples):
+        if sample_weight is None:
+            return np.ones(n_samples)
+        weights = np.asarray(sample_weight, dtype=float)
+        if weights.shape != (n_samples,):
+            raise ValueError(
+                f"sample_weight must have shape ({n_samples},) to match X; got shape {weights.shape}."
+            )
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("sample_weight must contain finite, non-negative numbers.")
+        return weights
+
+    def _model_features(self, X, prefix, n_features):
+        """``X`` as the final model sees it: float64, dense or CSR, finite, right width."""
+        if prefix is None:
+            Xt = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        else:
+            Xt = check_array(prefix.transform(X), accept_sparse="csr", dtype=np.float64)
+        if n_features is not None and Xt.shape[1] != n_features:
+            raise ValueError(
+                f"X has {Xt.shape[1]} features after preprocessing, but the model expects {n_features}."
+            )
+        if sp.issparse(Xt):
+            Xt = sp.csr_matrix(Xt)
+        return Xt
+
+    def _check_stationarity(self, gradient):
+        row_norms = np.linalg.norm(self._residuals, axis=1) * np.sqrt(self._design.squared_row_norms())
+        typical = np.mean((self._weights * row_norms)[self._weights > 0]) if np.any(self._weights > 0) else 0.0
+        self.gradient_norm_ = float(np.linalg.norm(gradient))
+        self.relative_gradient_norm_ = self.gradient_norm_ / typical if typical > 0 else 0.0
+        if self.relative_gradient_norm_ > STATIONARITY_RTOL:
+            warnings.warn(
+                f"The fitted parameters are not a stationary point of the training objective: "
+                f"||grad O|| = {self.gradient_norm_:.2e}, {self.relative_gradient_norm_:.1e} times a "
+                f"typical row's gradient (threshold {STATIONARITY_RTOL:g}). Influence estimates are "
+                "off by about that fraction of a row's effect. Refit the estimator with a smaller "
+                "tol (e.g. tol=1e-10) and a larger max_iter.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # --- delegation ---------------------------------------------------------------
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the fitted estimator (``estimator_.predict``)."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator (``estimator_.predict_proba``)."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities (``estimator_.predict_log_proba``)."""
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator (``estimator_.decision_function``)."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """Score of the fitted estimator (``estimator_.score``)."""
+        check_is_fitted(self)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self.estimator_.score(X, y, **kwargs)
+
+    @property
+    def classes_(self):
+        """Class labels of the fitted classifier."""
+        check_is_fitted(self)
+        return self.estimator_.classes_

@@ -1,0 +1,363 @@
+"""The influence quantities of a fitted :class:`InfluenceEstimator` (design contract §1).
+
+Notation: n training rows, weights ``s_i``, per-sample gradients
+``g_i = r_i ⊗ x̃_i`` (``r_i = ∂ℓ/∂f``), Hessian ``H`` of the sum-form objective plus
+damping. Every method is a pure function of the fitted state; training rows are visited
+in chunks bounded by scikit-learn's ``working_memory``, and no ``n × n`` or
+``n × n_params`` intermediate is formed unless it is the requested result.
+"""
+
+import warnings
+from collections import namedtuple
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._design import LinearDesign, row_chunks
+
+_METHODS = ("influence", "newton")
+
+_Query = namedtuple("_Query", "design targets raw residuals")
+
+
+class InfluenceQuantitiesMixin:
+    """Query methods of :class:`InfluenceEstimator`; see each method for its formula."""
+
+    # --- validation helpers ------------------------------------------------------
+    def _query(self, X, y):
+        check_is_fitted(self)
+        if y is None:
+            raise ValueError("y is required: influence is defined on the loss of labelled query points.")
+        objective = self._objective
+        Xt = self._model_features(X, self._prefix, self._design.n_features)
+        y = np.asarray(y)
+        if y.shape[0] != Xt.shape[0]:
+            raise ValueError(f"X and y have inconsistent numbers of rows: {Xt.shape[0]} and {y.shape[0]}.")
+        if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
+            raise ValueError("y contains NaN or infinity.")
+        design = LinearDesign(Xt, objective.fit_intercept)
+        targets = objective.encode(y)
+        raw = objective.raw(design)
+        return _Query(design, targets, raw, objective.loss.gradient(targets, raw))
+
+    def _training_rows(self, indices):
+        check_is_fitted(self)
+        n = self._design.n_samples
+        if indices is None:
+            return np.arange(n)
+        rows = np.asarray(indices)
+        if rows.dtype == bool:
+            if rows.shape != (n,):
+                raise ValueError(f"A boolean indices mask must have shape ({n},); got {rows.shape}.")
+            return np.flatnonzero(rows)
+        rows = np.atleast_1d(rows)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(
+                "indices must be None, a 1-D array of training row positions or a boolean mask; "
+                f"got an array of dtype {rows.dtype} and shape {rows.shape}."
+            )
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise ValueError(f"indices must lie in [0, {n}); got values from {rows.min()} to {rows.max()}.")
+        return rows
+
+    @staticmethod
+    def _check_method(method):
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
+
+    def _chunks(self, rows, floats_per_row):
+        width = floats_per_row + self._design.n_columns
+        for chunk in row_chunks(len(rows), 8 * width):
+            yield chunk, rows[chunk]
+
+    @staticmethod
+    def _gradients(design, residuals):
+        """Per-sample gradients ``r_i ⊗ x̃_i`` of shape (n, n_outputs, n_columns), for few rows."""
+        return residuals[:, :, None] * design.dense()[:, None, :]
+
+    def _newton_coefficients(self, rows):
+        """``c_i = s_i (I − s_i A_i M_i)⁻¹ r_i``: the Woodbury form of the Newton step.
+
+        ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i = H⁻¹ (c_i ⊗ x̃_i)``, with ``A_i = ∂²ℓ/∂f²``
+        and ``M_i`` the quadratic forms of the solver. Rows whose removal leaves a
+        singular Hessian get NaN and a warning.
+        """
+        design = self._design.take(rows)
+        quad = self._solver.quadratic_forms(design)
+        curvature = self._objective.loss.hessian(self._targets[rows], self._raw[rows])
+        s, r = self._weights[rows], self._residuals[rows]
+        if self._objective.separable:
+            remaining = 1.0 - s * curvature * quad
+            undefined = remaining <= 1e-12
+            coef = (s / np.where(undefined, np.nan, remaining))[:, None] * r
+        else:
+            k_out = r.shape[1]
+            system = np.eye(k_out) - s[:, None, None] * np.einsum("ikl,ilm->ikm", curvature, quad)
+            undefined = np.linalg.eigvals(system).real.min(axis=1) <= 1e-12
+            system[undefined] = np.eye(k_out)
+            coef = np.linalg.solve(system, (s[:, None] * r)[..., None])[..., 0]
+            coef[undefined] = np.nan
+        if np.any(undefined):
+            warnings.warn(
+                f"Removing training rows {rows[undefined][:10].tolist()} (of {undefined.sum()}) leaves a "
+                "singular Hessian (leverage ≥ 1); their Newton leave-one-out estimate is NaN. Add "
+                "damping or regularisation, or use method='influence'.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return coef
+
+    # --- public quantities ----------------------------------------------------------
+    def loss(self, X, y):
+        """Per-sample test loss ``ℓ(z, θ̂)`` at the fitted parameters.
+
+        Log-loss ``−log p_y`` for classifiers, un-halved squared error summed over
+        outputs ``Σ_k (y_k − f_k)²`` for least squares (the data term of the objective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Query points.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their labels or responses.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+        """
+        query = self._query(X, y)
+        return self._objective.loss.loss(query.targets, query.raw)
+
+    def influence(self, X, y, *, indices=None):
+        """Koh & Liang's ``I_up,loss``: effect of up-weighting each training row on each query loss.
+
+        .. math::
+            \\mathcal{I}_{\\mathrm{up,loss}}(z_i, z_j) = -n \\, g_j^\\top H^{-1} g_i
+
+        ``H/n`` is the Hessian of the mean objective. **Positive**: up-weighting training
+        row ``i`` *raises* the loss at query ``j`` (row ``i`` is harmful to ``j``).
+        ``influence / n`` is the derivative of the query loss with respect to ``s_i``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        indices : array-like of int or bool, default=None
+            Training rows to report (positions, or a boolean mask); ``None``: all.
+
+        Returns
+        -------
+        influence : ndarray of shape (n_queries, n_selected)
+        """
+        query = self._query(X, y)
+        rows = self._training_rows(indices)
+        k_out, n_col = self._objective.n_outputs, self._objective.n_columns
+        solved = self._solver.solve(self._gradients(query.design, query.residuals))
+        flat = solved.reshape(-1, n_col)
+        n_queries = solved.shape[0]
+        out = np.empty((n_queries, len(rows)))
+        for chunk, chunk_rows in self._chunks(rows, 2 * flat.shape[0]):
+            products = self._design.take(chunk_rows).dot(flat).reshape(-1, n_queries, k_out)
+            out[:, chunk] = np.einsum("imk,ik->mi", products, self._residuals[chunk_rows])
+        out *= -self._design.n_samples
+        return out
+
+    def self_influence(self, *, indices=None):
+        """Self-influence ``n · g_iᵀ H⁻¹ g_i = −I_up,loss(z_i, z_i)`` of each training row.
+
+        .. math::
+            \\mathrm{SI}_i = n \\, g_i^\\top H^{-1} g_i \\;\\geq 0
+
+        Non-negative for convex models. Large values mark rows the others explain badly
+        (mislabel candidates). Computed from ``O(n p²)`` quadratic forms, no ``n × n``
+        matrix.
+
+        Parameters
+        ----------
+        indices : array-like of int or bool, default=None
+            Training rows to report; ``None``: all.
+
+        Returns
+        -------
+        self_influence : ndarray of shape (n_selected,)
+        """
+        rows = self._training_rows(indices)
+        out = np.empty(len(rows))
+        k_out = self._objective.n_outputs
+        for chunk, chunk_rows in self._chunks(rows, 2 * k_out * self._design.n_columns):
+            quad = self._solver.quadratic_forms(self._design.take(chunk_rows))
+            r = self._residuals[chunk_rows]
+            if self._objective.separable:
+                out[chunk] = quad * np.einsum("ik,ik->i", r, r)
+            else:
+                out[chunk] = np.einsum("ik,ikl,il->i", r, quad, r)
+        return self._design.n_samples * out
+
+    def influence_params(self, *, indices=None):
+        """Koh & Liang's ``I_up,params``: direction the parameters move when a row is up-weighted.
+
+        .. math::
+            \\mathcal{I}_{\\mathrm{up,params}}(z_i) = -n \\, H^{-1} g_i
+
+        ``influence_params / n`` is ``dθ̂/ds_i``. Columns follow ``params_``.
+
+        Parameters
+        ----------
+        indices : array-like of int or bool, default=None
+            Training rows to report; ``None``: all.
+
+        Returns
+        -------
+        influence_params : ndarray of shape (n_selected, n_params)
+        """
+        rows = self._training_rows(indices)
+        steps = self._parameter_steps(rows, lambda chunk_rows: self._residuals[chunk_rows])
+        return -self._design.n_samples * steps
+
+    def leave_one_out(self, X, y, *, method="influence", indices=None):
+        """Predicted change of each query loss when each training row is removed.
+
+        .. math::
+            \\Delta_{ij} \\approx \\ell(z_j, \\hat θ_{-i}) - \\ell(z_j, \\hat θ)
+
+        ``θ̂₋ᵢ`` is the refit of ``clone(estimator)`` without row ``i``. **Positive**:
+        removing row ``i`` *raises* the loss at ``j`` (row ``i`` was helpful).
+
+        - ``method="influence"``: first order, ``s_i g_jᵀ H⁻¹ g_i = −(s_i/n)·influence``.
+        - ``method="newton"``: one Newton step on the objective without row ``i``,
+          ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i`` (Sherman–Morrison/Woodbury, no
+          refactorisation), and the query loss evaluated exactly at the new parameters.
+          Exact for least squares.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        method : {"influence", "newton"}, default="influence"
+            Approximation of the refit.
+        indices : array-like of int or bool, default=None
+            Training rows to remove (one at a time); ``None``: all.
+
+        Returns
+        -------
+        leave_one_out : ndarray of shape (n_queries, n_selected)
+        """
+        self._check_method(method)
+        rows = self._training_rows(indices)
+        if method == "influence":
+            return self.influence(X, y, indices=rows) * (-self._weights[rows] / self._design.n_samples)
+        query = self._query(X, y)
+        objective = self._objective
+        k_out, n_col = objective.n_outputs, objective.n_columns
+        n_queries = query.raw.shape[0]
+        dense = query.design.dense()
+        if objective.separable:
+            basis = self._solver.solve(dense[:, None, :])[:, 0, :]  # H₀⁻¹ x̃_j
+        else:
+            unit = np.zeros((n_queries, k_out, k_out, n_col))
+            for k in range(k_out):
+                unit[:, k, k, :] = dense
+            basis = self._solver.solve(unit.reshape(-1, k_out, n_col)).reshape(-1, n_col)
+        before = objective.loss.loss(query.targets, query.raw)
+        after_targets = np.expand_dims(query.targets, 1)
+        out = np.empty((n_queries, len(rows)))
+        for chunk, chunk_rows in self._chunks(rows, 2 * basis.shape[0] * k_out):
+            coef = self._newton_coefficients(chunk_rows)
+            products = self._design.take(chunk_rows).dot(basis)
+            if objective.separable:
+                shift = products.T[:, :, None] * coef[None, :, :]
+            else:
+                products = products.reshape(-1, n_queries, k_out, k_out)
+                shift = np.einsum("imkl,il->mik", products, coef)
+            after = objective.loss.loss(after_targets, query.raw[:, None, :] + shift)
+            out[:, chunk] = after - before[:, None]
+        return out
+
+    def leave_one_out_params(self, *, method="influence", indices=None):
+        """Predicted parameter change ``θ̂₋ᵢ − θ̂`` when each training row is removed.
+
+        .. math::
+            \\hat θ_{-i} - \\hat θ \\approx s_i H^{-1} g_i \\quad (\\text{influence}),
+            \\qquad (H - s_i \\nabla^2 \\ell_i)^{-1} s_i g_i \\quad (\\text{newton})
+
+        "After minus before": statsmodels' ``dfbeta`` / ``d_params`` have the opposite
+        sign. Columns follow ``params_``.
+
+        Parameters
+        ----------
+        method : {"influence", "newton"}, default="influence"
+            Approximation of the refit (see :meth:`leave_one_out`).
+        indices : array-like of int or bool, default=None
+            Training rows to remove (one at a time); ``None``: all.
+
+        Returns
+        -------
+        leave_one_out_params : ndarray of shape (n_selected, n_params)
+        """
+        self._check_method(method)
+        rows = self._training_rows(indices)
+        if method == "influence":
+            return self._parameter_steps(rows, lambda chunk_rows: self._weights[chunk_rows, None] * self._residuals[chunk_rows])
+        return self._parameter_steps(rows, self._newton_coefficients)
+
+    def _parameter_steps(self, rows, coefficients):
+        """``H⁻¹ (c_i ⊗ x̃_i)`` in the public layout, with ``c = coefficients(rows)``."""
+        objective = self._objective
+        n_params = objective.to_public(np.zeros((1, objective.n_outputs, objective.n_columns))).shape[1]
+        out = np.empty((len(rows), n_params))
+        for chunk, chunk_rows in self._chunks(rows, 3 * objective.n_outputs * objective.n_columns):
+            rhs = self._gradients(self._design.take(chunk_rows), coefficients(chunk_rows))
+            out[chunk] = objective.to_public(self._solver.solve(rhs))
+        return out
+
+    def perturbation_influence(self, X, y, *, indices=None):
+        """Koh & Liang's ``I_pert,loss``: how each query loss moves as a training row's features move.
+
+        .. math::
+            \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j) = -n \\, g_j^\\top H^{-1} \\nabla_x \\nabla_θ \\ell(z_i, \\hat θ)
+
+        Entry ``[j, i, c]`` divided by ``n`` is the derivative of the loss at query ``j``
+        with respect to feature ``c`` of training row ``i`` (unit weight), after refitting.
+        **Positive**: increasing that feature raises the query loss. Features are those
+        the final model sees (after a pipeline's fixed transformers).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        indices : array-like of int or bool, default=None
+            Training rows to report; ``None``: all (the result has n_queries × n_train ×
+            n_features entries: select rows on large data).
+
+        Returns
+        -------
+        perturbation_influence : ndarray of shape (n_queries, n_selected, n_model_features)
+        """
+        query = self._query(X, y)
+        rows = self._training_rows(indices)
+        objective = self._objective
+        k_out, n_col = objective.n_outputs, objective.n_columns
+        weights = objective.input_weights
+        n_features = weights.shape[1]
+        solved = self._solver.solve(self._gradients(query.design, query.residuals))
+        n_queries = solved.shape[0]
+        out = np.empty((n_queries, len(rows), n_features))
+        for chunk, chunk_rows in self._chunks(rows, n_queries * (n_features + 2 * k_out)):
+            design = self._design.take(chunk_rows)
+            along_query = design.dot(solved.reshape(-1, n_col)).reshape(-1, n_queries, k_out)
+            curvature = objective.loss.hessian(self._targets[chunk_rows], self._raw[chunk_rows])
+            if objective.separable:
+                along_query = along_query * curvature[:, None, None]
+            else:
+                along_query = np.einsum("ikl,iml->imk", curvature, along_query)
+            out[:, chunk] = np.einsum("imk,kc->mic", along_query, weights) + np.einsum(
+                "ik,mkc->mic", self._residuals[chunk_rows], solved[:, :, :n_features]
+            )
+        out *= -self._design.n_samples
+        return out
