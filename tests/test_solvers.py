@@ -1,0 +1,95 @@
+"""Solvers: exact and CG agree; singular Hessians and unconverged CG are reported with a remedy."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge
+
+from conftest import tight_logistic
+from sklearn_influence import InfluenceEstimator
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("damping", [0.0, 0.3])
+def test_exact_and_cg_agree(kind, damping, binary_data, multiclass_data, regression_data):
+    X, y, Xq, yq = {"binary": binary_data, "multiclass": multiclass_data, "regression": regression_data}[kind]
+    estimator = Ridge(alpha=0.5) if kind == "regression" else tight_logistic(C=0.5)
+    exact = InfluenceEstimator(estimator, solver="exact", damping=damping).fit(X, y)
+    cg = InfluenceEstimator(estimator, solver="cg", damping=damping).fit(X, y)
+    assert (exact.solver_, cg.solver_) == ("exact", "cg")
+    rows = np.arange(0, X.shape[0], 7)
+    for name, args in [
+        ("influence", (Xq, yq)),
+        ("leave_one_out", (Xq, yq)),
+        ("perturbation_influence", (Xq, yq)),
+    ]:
+        a = getattr(exact, name)(*args, indices=rows)
+        b = getattr(cg, name)(*args, indices=rows)
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6 * np.abs(a).max())
+    np.testing.assert_allclose(cg.self_influence(indices=rows), exact.self_influence(indices=rows), rtol=1e-6)
+    np.testing.assert_allclose(
+        cg.leave_one_out(Xq, yq, method="newton", indices=rows),
+        exact.leave_one_out(Xq, yq, method="newton", indices=rows),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+
+
+def test_damping_adds_identity_to_hessian(binary_data):
+    X, y, Xq, yq = binary_data
+    plain = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
+    damped = InfluenceEstimator(tight_logistic(C=0.5), damping=2.0).fit(X, y)
+    # I_up,params = -n (H + λI)⁻¹ g: recover g from the undamped result, then apply H + λI.
+    objective = plain._objective
+    H = objective.hessian(plain._design, objective.curvature_weights(plain._targets, plain._raw, plain._weights))
+    # (binary: the internal layout equals the public one)
+    g = H @ (-plain.influence_params(indices=[0, 1]) / X.shape[0]).T
+    expected = -X.shape[0] * np.linalg.solve(H + 2.0 * np.eye(H.shape[0]), g).T
+    np.testing.assert_allclose(damped.influence_params(indices=[0, 1]), expected, rtol=1e-8)
+
+
+def test_auto_picks_exact_for_few_parameters(binary_data):
+    X, y, _, _ = binary_data
+    assert InfluenceEstimator(tight_logistic()).fit(X, y).solver_ == "exact"
+
+
+def test_singular_hessian_is_an_error_with_remedy(regression_data):
+    X, Y, _, _ = regression_data
+    X = np.c_[X, X[:, :1]]  # duplicated feature, no penalty
+    with pytest.raises(ValueError, match="damping > 0"):
+        InfluenceEstimator(LinearRegression()).fit(X, Y[:, 0])
+    # damping makes it invertible
+    InfluenceEstimator(LinearRegression(), damping=1e-3).fit(X, Y[:, 0])
+
+
+def test_separable_data_without_penalty_is_an_error(rng):
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)  # perfectly separable: the unpenalised fit runs off to infinity
+    with pytest.warns():  # scikit-learn and the stationarity check both complain
+        with pytest.raises(ValueError, match="finite C"):
+            InfluenceEstimator(tight_logistic(C=np.inf, solver="lbfgs", max_iter=2000)).fit(X, y)
+
+
+def test_unconverged_cg_warns_with_count(binary_data):
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic(C=0.5), solver="cg", cg_max_iter=1).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match=r"for 4 of 4 systems.*cg_max_iter"):
+        inf.influence(Xq[:4], yq[:4])
+
+
+def test_sparse_input_stays_sparse_and_matches_dense(binary_data):
+    X, y, Xq, yq = binary_data
+    X = np.where(np.abs(X) > 0.8, X, 0.0)
+    Xq = np.where(np.abs(Xq) > 0.8, Xq, 0.0)
+    dense = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
+    for solver in ["exact", "cg"]:
+        for fmt in [sp.csr_matrix, sp.csc_matrix]:
+            sparse = InfluenceEstimator(tight_logistic(C=0.5), solver=solver).fit(fmt(X), y)
+            assert sp.issparse(sparse._design.X)
+            np.testing.assert_allclose(sparse.influence(fmt(Xq), yq), dense.influence(Xq, yq), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(sparse.self_influence(), dense.self_influence(), rtol=1e-6)
+            np.testing.assert_allclose(
+                sparse.leave_one_out(fmt(Xq), yq, method="newton"), dense.leave_one_out(Xq, yq, method="newton"),
+                rtol=1e-6, atol=1e-9,
+            )
