@@ -12,13 +12,19 @@ from copy import deepcopy
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._design import LinearDesign
 from ._objectives import objective_from_estimator, public_params
@@ -214,7 +220,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
 
         prefix, model = _unwrap(self.estimator_)
         Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))
-        y = np.asarray(y)
+        y = column_or_1d(y) if is_classifier(model) else np.asarray(y)
         check_consistent_length(Xt, y)
         weights = self._check_sample_weight(sample_weight, Xt.shape[0])
 

@@ -31,6 +31,8 @@ class InfluenceQuantitiesMixin:
         objective = self._objective
         Xt = self._model_features(X, self._prefix, self._design.n_features)
         y = np.asarray(y)
+        if objective.classes is not None and y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
         if y.shape[0] != Xt.shape[0]:
             raise ValueError(f"X and y have inconsistent numbers of rows: {Xt.shape[0]} and {y.shape[0]}.")
         if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
