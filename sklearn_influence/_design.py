@@ -51,6 +51,21 @@ class LinearDesign:
             out += V[:, p]
         return out
 
+    def dot_transposed(self, V, out=None):
+        """``V X̃ᵀ`` of shape (r, n_samples) for ``V`` of shape (r, n_columns), into ``out`` if given."""
+        p = self.n_features
+        if sp.issparse(self.X):
+            product = np.asarray(self.X @ V[:, :p].T).T
+            if out is None:
+                out = product
+            else:
+                out[...] = product
+        else:
+            out = np.matmul(V[:, :p], self.X.T, out=out)
+        if self.fit_intercept:
+            out += V[:, p:]
+        return out
+
     def tdot(self, A):
         """``X̃ᵀ A`` transposed for ``A`` of shape (n_samples, r); returns (r, n_columns)."""
         coef_part = np.asarray(self.X.T @ A).T
@@ -59,30 +74,35 @@ class LinearDesign:
         return np.hstack([coef_part, A.sum(axis=0)[:, None]])
 
     def sandwich(self, weights):
-        """``X̃ᵀ diag(weights) X̃`` of shape (n_columns, n_columns), one BLAS/sparse product."""
-        X = self.X
-        if sp.issparse(X):
-            weighted = X.multiply(weights[:, None]).tocsr()
-            xtdx = np.asarray((X.T @ weighted).todense())
-            colsum = np.asarray(weighted.sum(axis=0)).ravel()
-        else:
-            weighted = X * weights[:, None]
-            xtdx = X.T @ weighted
-            colsum = weighted.sum(axis=0)
+        """``X̃ᵀ diag(weights) X̃`` of shape (n_columns, n_columns).
+
+        BLAS (or sparse) products over row chunks bounded by ``working_memory``: the
+        weighted copy of ``X`` never exceeds one chunk.
+        """
+        X, p = self.X, self.X.shape[1]
+        xtdx = np.zeros((p, p))
+        for rows in row_chunks(self.n_samples, 8 * p):
+            chunk, w = X[rows], weights[rows]
+            if sp.issparse(chunk):
+                xtdx += (chunk.T @ chunk.multiply(w[:, None]).tocsr()).toarray()
+            else:
+                xtdx += chunk.T @ (chunk * w[:, None])
         if not self.fit_intercept:
             return xtdx
-        p = X.shape[1]
         out = np.empty((p + 1, p + 1))
         out[:p, :p] = xtdx
-        out[:p, p] = out[p, :p] = colsum
+        out[:p, p] = out[p, :p] = np.asarray(X.T @ weights).ravel()
         out[p, p] = weights.sum()
         return out
 
     def squared_column_sums(self, weights):
         """``Σ_i weights_i X̃_ic²`` for every column c: the diagonal of ``sandwich(weights)``."""
         X = self.X
-        squares = X.multiply(X) if sp.issparse(X) else X * X
-        diag = np.asarray(squares.T @ weights).ravel()
+        diag = np.zeros(X.shape[1])
+        for rows in row_chunks(self.n_samples, 8 * X.shape[1]):
+            chunk = X[rows]
+            squares = chunk.multiply(chunk) if sp.issparse(chunk) else chunk * chunk
+            diag += np.asarray(squares.T @ weights[rows]).ravel()
         if self.fit_intercept:
             diag = np.append(diag, weights.sum())
         return diag
@@ -90,7 +110,10 @@ class LinearDesign:
     def squared_row_norms(self):
         """``||x̃_i||²`` for every row."""
         X = self.X
-        norms = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else np.einsum("ij,ij->i", X, X)
+        if sp.issparse(X):
+            norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        else:
+            norms = np.einsum("ij,ij->i", X, X)
         return norms + float(self.fit_intercept)
 
     def dense(self):

@@ -234,7 +234,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         self._prefix, self._objective, self._design = prefix, objective, design
         self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
         self.params_ = public_params(model)
-        self._check_stationarity(objective.gradient(design, targets, weights))
+        self._check_stationarity(objective.gradient(design, targets, weights, residuals))
         self.solver_ = self._resolve_solver(objective)
         if self.solver_ == "exact":
             hessian = objective.hessian(design, curvature, self.damping)

@@ -114,10 +114,14 @@ class LinearObjective:
         return sample_weight[:, None, None] * curvature
 
     # --- objective, gradient, Hessian ----------------------------------------------
-    def gradient(self, design, targets, sample_weight):
-        """``∇O(Θ)`` of shape (n_outputs, n_columns)."""
-        residual = self.loss.gradient(targets, self.raw(design))
-        return design.tdot(sample_weight[:, None] * residual) + self.penalty * self.coef
+    def gradient(self, design, targets, sample_weight, residuals=None):
+        """``∇O(Θ) = Σ_i s_i r_i ⊗ x̃_i + λ ∘ Θ`` of shape (n_outputs, n_columns).
+
+        ``residuals`` (``r_i = ∂ℓ/∂f`` at the current ``Θ``) are recomputed when not given.
+        """
+        if residuals is None:
+            residuals = self.loss.gradient(targets, self.raw(design))
+        return design.tdot(sample_weight[:, None] * residuals) + self.penalty * self.coef
 
     def hessian(self, design, curvature, damping=0.0):
         """Dense Hessian plus ``damping·I``.

@@ -68,9 +68,18 @@ class InfluenceQuantitiesMixin:
             raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
 
     def _chunks(self, rows, floats_per_row):
+        """Yield (positions in the result, training rows) chunk by chunk.
+
+        The rows are a slice when they are contiguous, so that dense ``X`` is read in
+        place rather than copied by fancy indexing.
+        """
         width = floats_per_row + self._design.n_columns
+        contiguous = rows.size > 0 and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1)
         for chunk in row_chunks(len(rows), 8 * width):
-            yield chunk, rows[chunk]
+            if contiguous:
+                yield chunk, slice(rows[0] + chunk.start, rows[0] + chunk.stop)
+            else:
+                yield chunk, rows[chunk]
 
     @staticmethod
     def _gradients(design, residuals):
@@ -157,13 +166,18 @@ class InfluenceQuantitiesMixin:
         rows = self._training_rows(indices)
         k_out, n_col = self._objective.n_outputs, self._objective.n_columns
         solved = self._solver.solve(self._gradients(query.design, query.residuals))
-        flat = solved.reshape(-1, n_col)
+        flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
         out = np.empty((n_queries, len(rows)))
         for chunk, chunk_rows in self._chunks(rows, 2 * flat.shape[0]):
-            products = self._design.take(chunk_rows).dot(flat).reshape(-1, n_queries, k_out)
-            out[:, chunk] = np.einsum("imk,ik->mi", products, self._residuals[chunk_rows])
-        out *= -self._design.n_samples
+            design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
+            if k_out == 1:  # one BLAS product written in place, then one scaling pass
+                target = out[:, chunk]
+                products = design.dot_transposed(flat, out=target if target.flags.c_contiguous else None)
+                np.multiply(products, residuals[:, 0], out=target)
+            else:
+                products = design.dot_transposed(flat).reshape(n_queries, k_out, -1)
+                out[:, chunk] = np.einsum("mki,ik->mi", products, residuals)
         return out
 
     def self_influence(self, *, indices=None):

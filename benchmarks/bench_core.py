@@ -1,0 +1,129 @@
+"""Core engine benchmark: influence for m test points, against the BLAS floor, refits and statsmodels.
+
+For each (n, p): binary logistic regression on synthetic Gaussian data, m = 100 queries.
+
+Columns (seconds unless stated; everything measured in the same run, on the same data):
+
+* ``model fit``: scikit-learn's own fit (newton-cholesky, tol=1e-10), for scale.
+* ``ours``: ``InfluenceEstimator(FrozenEstimator(model)).fit`` (decode, gradients, XᵀDX,
+  Cholesky) plus ``influence(X_query, y_query)`` — the overhead on top of the model fit.
+* ``floor``: the bare BLAS work any exact method needs: ``Xᵀ diag(d) X`` and the
+  (m×p)·(p×n) product, as plain numpy.
+* ``ours/floor``: the ratio (target: ≤ 2 at n = 100,000, p = 100).
+* ``peak MB``: tracemalloc peak of ``ours`` (numpy allocations), next to the size of X.
+* ``LOO refit``: one refit timed, times n (extrapolated cost of exact leave-one-out).
+* ``speed-up``: LOO refit / ours.
+* ``statsmodels``: ``GLM(...).fit()`` + ``GLMInfluence.d_params`` (one-step LOO parameters of
+  every row), next to ours for the same quantity (``leave_one_out_params(method="newton")``);
+  only where statsmodels fits in a reasonable time (n ≤ 100,000).
+
+Usage: ``python benchmarks/bench_core.py [--quick]``.
+"""
+
+import argparse
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_influence import InfluenceEstimator
+
+
+def make_data(n, p, m, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n + m, p))
+    w = rng.standard_normal(p) / np.sqrt(p)
+    y = (rng.random(n + m) < 1 / (1 + np.exp(-(X @ w)))).astype(int)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def timed(fun, repeat=1):
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fun()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def floor_work(X, d, V):
+    return X.T @ (X * d[:, None]), V @ X.T
+
+
+def run(n, p, m, with_statsmodels):
+    X, y, Xq, yq = make_data(n, p, m)
+    estimator = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=100)
+    t_model, model = timed(lambda: clone(estimator).fit(X, y))
+
+    def ours():
+        inf = InfluenceEstimator(FrozenEstimator(model), solver="exact").fit(X, y)
+        return inf, inf.influence(Xq, yq)
+
+    tracemalloc.start()
+    t_ours, (inf, _) = timed(ours)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    t_ours = min(t_ours, timed(ours, repeat=2)[0])
+
+    proba = model.predict_proba(X)[:, 1]
+    d, V = proba * (1 - proba), np.random.default_rng(1).standard_normal((m, p))
+    t_floor, _ = timed(lambda: floor_work(X, d, V), repeat=3)
+
+    keep = np.arange(n) != 0
+    t_refit, _ = timed(lambda: clone(estimator).fit(X[keep], y[keep]))
+    row = dict(
+        n=n, p=p, model_fit=t_model, ours=t_ours, floor=t_floor, peak_mb=peak, x_mb=X.nbytes / 2**20,
+        loo_refit=t_refit * n,
+    )
+    if with_statsmodels:
+        import statsmodels.api as sm
+
+        Xc = np.c_[np.ones(n), X]
+
+        def statsmodels_d_params():
+            result = sm.GLM(y, Xc, family=sm.families.Binomial()).fit(tol=1e-10)
+            return result.get_influence().d_params
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row["statsmodels"], _ = timed(statsmodels_d_params)
+        unpenalised = clone(estimator).set_params(C=np.inf)
+        fitted = unpenalised.fit(X, y)
+        row["ours_d_params"], _ = timed(
+            lambda: InfluenceEstimator(FrozenEstimator(fitted)).fit(X, y).leave_one_out_params(method="newton")
+        )
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    args = parser.parse_args()
+    sizes = [(10_000, 100), (20_000, 2_000), (100_000, 100), (1_000_000, 100)]
+    if args.quick:
+        sizes = [(2_000, 20), (10_000, 100)]
+    m = 100
+    header = (
+        f"{'n':>9} {'p':>5} {'model fit':>9} {'ours':>7} {'floor':>7} {'ours/floor':>10} {'peak MB':>8} "
+        f"{'X MB':>7} {'LOO refit':>10} {'speed-up':>9} {'statsmodels':>11} {'ours(d_params)':>14}"
+    )
+    print(f"binary logistic regression, m = {m} queries; times in seconds\n{header}")
+    for n, p in sizes:
+        row = run(n, p, m, with_statsmodels=n <= 100_000 and p <= 500)
+        sm_cols = (
+            f"{row['statsmodels']:>11.3f} {row['ours_d_params']:>14.3f}" if "statsmodels" in row else f"{'-':>11} {'-':>14}"
+        )
+        print(
+            f"{n:>9} {p:>5} {row['model_fit']:>9.3f} {row['ours']:>7.3f} {row['floor']:>7.3f} "
+            f"{row['ours'] / row['floor']:>10.2f} {row['peak_mb']:>8.1f} {row['x_mb']:>7.1f} "
+            f"{row['loo_refit']:>10.1f} {row['loo_refit'] / row['ours']:>9.0f} {sm_cols}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
