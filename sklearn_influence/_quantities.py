@@ -11,6 +11,7 @@ import warnings
 from collections import namedtuple
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import LinearDesign, row_chunks
@@ -169,9 +170,12 @@ class InfluenceQuantitiesMixin:
         flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
         out = np.empty((n_queries, len(rows)))
-        for chunk, chunk_rows in self._chunks(rows, 2 * flat.shape[0]):
+        # Dense single-output: one BLAS product written straight into the result, then one
+        # in-place scaling pass; no temporary beyond the result itself.
+        direct = k_out == 1 and not sp.issparse(self._design.X)
+        for chunk, chunk_rows in self._chunks(rows, 0 if direct else 2 * flat.shape[0]):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
-            if k_out == 1:  # one BLAS product written in place, then one scaling pass
+            if k_out == 1:
                 target = out[:, chunk]
                 products = design.dot_transposed(flat, out=target if target.flags.c_contiguous else None)
                 np.multiply(products, residuals[:, 0], out=target)

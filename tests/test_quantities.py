@@ -174,3 +174,29 @@ def test_integer_weight_equals_repeated_row(regression_data):
     np.testing.assert_allclose(
         weighted.leave_one_out_params(method="newton", indices=[4])[0], sklearn_params(gone) - weighted.params_, atol=1e-9
     )
+
+
+def test_chunked_passes_equal_one_pass(multiclass_data):
+    from sklearn import config_context
+
+    X, y, Xq, yq = multiclass_data
+    inf = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
+    rows = np.r_[0:20, 40, 3]
+    whole = [
+        inf.influence(Xq, yq),
+        inf.self_influence(),
+        inf.leave_one_out(Xq, yq, method="newton", indices=rows),
+        inf.leave_one_out_params(method="newton"),
+        inf.perturbation_influence(Xq, yq, indices=rows),
+    ]
+    with config_context(working_memory=0.002):  # a few rows per chunk
+        chunked = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
+        parts = [
+            chunked.influence(Xq, yq),
+            chunked.self_influence(),
+            chunked.leave_one_out(Xq, yq, method="newton", indices=rows),
+            chunked.leave_one_out_params(method="newton"),
+            chunked.perturbation_influence(Xq, yq, indices=rows),
+        ]
+    for a, b in zip(whole, parts):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-14)

@@ -1,0 +1,27 @@
+"""The docstring examples run, and the README's Quickstart stays the two commands CI runs."""
+
+import doctest
+import pathlib
+import re
+
+import sklearn_influence
+from sklearn_influence import _estimator
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(_estimator, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_public_names_are_exported():
+    assert sklearn_influence.__all__ == ["InfluenceEstimator", "__version__"]
+
+
+def test_readme_quickstart_holds_exactly_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1]
+    block = re.search(r"```(?:bash)?\n(.*?)```", section, re.S).group(1).strip().splitlines()
+    assert len(block) == 2
+    assert "examples/quickstart.py" in block[0] and "pytest" in block[1]
