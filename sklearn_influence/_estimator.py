@@ -121,7 +121,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         The solver actually used.
     n_features_in_ : int
         Number of features seen during ``fit`` (raw space for a pipeline).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` had string column names.
 
     See Also

@@ -233,7 +233,7 @@ class InfluenceQuantitiesMixin:
         influence_params : ndarray of shape (n_selected, n_params)
         """
         rows = self._training_rows(indices)
-        steps = self._parameter_steps(rows, lambda chunk_rows: self._residuals[chunk_rows])
+        steps = self._parameter_steps(rows, self._residuals.__getitem__)
         return -self._design.n_samples * steps
 
     def leave_one_out(self, X, y, *, method="influence", indices=None):
@@ -274,14 +274,7 @@ class InfluenceQuantitiesMixin:
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
         n_queries = query.raw.shape[0]
-        dense = query.design.dense()
-        if objective.separable:
-            basis = self._solver.solve(dense[:, None, :])[:, 0, :]  # H₀⁻¹ x̃_j
-        else:
-            unit = np.zeros((n_queries, k_out, k_out, n_col))
-            for k in range(k_out):
-                unit[:, k, k, :] = dense
-            basis = self._solver.solve(unit.reshape(-1, k_out, n_col)).reshape(-1, n_col)
+        basis = self._solver.solve_output_units(query.design.dense()).reshape(-1, n_col)
         before = objective.loss.loss(query.targets, query.raw)
         after_targets = np.expand_dims(query.targets, 1)
         out = np.empty((n_queries, len(rows)))
@@ -320,9 +313,12 @@ class InfluenceQuantitiesMixin:
         """
         self._check_method(method)
         rows = self._training_rows(indices)
-        if method == "influence":
-            return self._parameter_steps(rows, lambda chunk_rows: self._weights[chunk_rows, None] * self._residuals[chunk_rows])
-        return self._parameter_steps(rows, self._newton_coefficients)
+        coefficients = self._first_order_coefficients if method == "influence" else self._newton_coefficients
+        return self._parameter_steps(rows, coefficients)
+
+    def _first_order_coefficients(self, rows):
+        """``c_i = s_i r_i``: the first-order step ``θ̂₋ᵢ − θ̂ ≈ s_i H⁻¹ g_i = H⁻¹ (c_i ⊗ x̃_i)``."""
+        return self._weights[rows, None] * self._residuals[rows]
 
     def _parameter_steps(self, rows, coefficients):
         """``H⁻¹ (c_i ⊗ x̃_i)`` in the public layout, with ``c = coefficients(rows)``."""

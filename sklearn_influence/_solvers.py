@@ -40,17 +40,27 @@ class _Solver:
             flat = B.reshape(B.shape[0], self.n_outputs * self.n_columns)
         return self._solve_rows(flat).reshape(B.shape)
 
+    def solve_output_units(self, dense):
+        """``H⁻¹ (e_l ⊗ x̃_j)`` for every row ``x̃_j`` of ``dense`` and every output ``l``.
+
+        Returns shape (n, n_columns) when separable (only the block ``H₀⁻¹ x̃_j`` is
+        non-zero), else (n, n_outputs[l], n_outputs[k], n_columns).
+        """
+        if self.separable:
+            return self._solve_rows(dense)
+        n, k_out = dense.shape[0], self.n_outputs
+        units = np.zeros((n, k_out, k_out, self.n_columns))
+        for k in range(k_out):
+            units[:, k, k, :] = dense
+        return self.solve(units.reshape(n * k_out, k_out, self.n_columns)).reshape(units.shape)
+
     def quadratic_forms(self, design):
         """``M_i`` for every row of ``design``: (n,) when separable, else (n, K, K)."""
         dense = design.dense()
-        n, k_out = dense.shape[0], self.n_outputs
+        solved = self.solve_output_units(dense)
         if self.separable:
-            return np.einsum("ic,ic->i", dense, self._solve_rows(dense))
-        rhs = np.zeros((n, k_out, k_out, self.n_columns))
-        for k in range(k_out):
-            rhs[:, k, k, :] = dense
-        solved = self.solve(rhs.reshape(n * k_out, k_out, self.n_columns)).reshape(rhs.shape)
-        return np.einsum("ilkc,imkc->ilm", solved, rhs)
+            return np.einsum("ic,ic->i", dense, solved)
+        return np.einsum("ilmc,ic->ilm", solved, dense)
 
 
 class ExactSolver(_Solver):
