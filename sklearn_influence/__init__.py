@@ -6,7 +6,8 @@ leave-one-out for least squares and Newton-step leave-one-out for logistic model
 """
 
 from ._estimator import InfluenceEstimator
+from ._svm import SmoothHingeClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["InfluenceEstimator", "__version__"]
+__all__ = ["InfluenceEstimator", "SmoothHingeClassifier", "__version__"]

@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 )
 
 from ._design import LinearDesign
-from ._objectives import objective_from_estimator, public_params
+from ._decoding import objective_from_estimator, public_params
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver
 
@@ -85,8 +85,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     Parameters
     ----------
     estimator : estimator object
-        ``LogisticRegression`` (L2 or no penalty), ``Ridge`` (scalar alpha) or
-        ``LinearRegression``; or a ``Pipeline`` whose last step is one of them (its
+        ``LogisticRegression`` (L2 or no penalty), ``Ridge`` (scalar alpha),
+        ``LinearRegression``, ``SmoothHingeClassifier``, ``LinearSVC``, ``SGDClassifier``
+        (smooth or smoothed losses, L2) or ``SVC(kernel="linear")``; or a ``Pipeline`` whose last step is one of them (its
         fitted transformers are treated as fixed, and queries are given in raw feature
         space); or ``FrozenEstimator(prefit_model)`` for a model that is already fitted.
     solver : {"auto", "exact", "cg"}, default="auto"
@@ -97,6 +98,13 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     damping : float, default=0.0
         Non-negative ``λ`` added to the Hessian (``H + λI``): regularises a singular or
         ill-conditioned Hessian, at the price of biasing every quantity.
+    smoothing : float, default=None
+        Temperature ``τ > 0`` of the smooth hinge ``τ log(1 + exp((1 − s)/τ))`` that stands in
+        for a hinge loss (``LinearSVC(loss="hinge")``, ``SGDClassifier(loss="hinge")``,
+        ``SVC(kernel="linear")``): Koh & Liang's protocol, influence of the fitted hinge model
+        computed with the smooth hinge, which is also the per-sample test loss. Required for
+        hinge models; for ``SmoothHingeClassifier`` it overrides the model's temperature;
+        an error for models whose loss is already differentiable.
     cg_tol : float, default=1e-10
         Relative residual tolerance of each conjugate-gradient solve.
     cg_max_iter : int, default=None
@@ -116,7 +124,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     relative_gradient_norm_ : float
         ``gradient_norm_`` divided by the mean norm of one row's gradient term
         ``s_i ||g_i||``. Leave-one-out estimates are off by roughly this fraction of a
-        typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``.
+        typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``
+        (not under ``smoothing`` of a hinge model, whose fit is by design not stationary
+        for the smoothed objective).
     solver_ : {"exact", "cg"}
         The solver actually used.
     n_features_in_ : int
@@ -154,10 +164,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     True
     """
 
-    def __init__(self, estimator, *, solver="auto", damping=0.0, cg_tol=1e-10, cg_max_iter=None):
+    def __init__(self, estimator, *, solver="auto", damping=0.0, smoothing=None, cg_tol=1e-10, cg_max_iter=None):
         self.estimator = estimator
         self.solver = solver
         self.damping = damping
+        self.smoothing = smoothing
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
 
@@ -180,6 +191,12 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
             if not valid or value < 0 or (name == "cg_tol" and value == 0):
                 expected = "a finite number >= 0" if name == "damping" else "a finite number > 0"
                 raise ValueError(f"{name} must be {expected}; got {name}={value!r}.")
+        if self.smoothing is not None and not (
+            isinstance(self.smoothing, numbers.Real) and np.isfinite(self.smoothing) and self.smoothing > 0
+        ):
+            raise ValueError(
+                f"smoothing must be None or a temperature > 0 (e.g. 0.01); got smoothing={self.smoothing!r}."
+            )
         if self.cg_max_iter is not None and not (
             isinstance(self.cg_max_iter, numbers.Integral) and self.cg_max_iter > 0
         ):
@@ -224,7 +241,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         check_consistent_length(Xt, y)
         weights = self._check_sample_weight(sample_weight, Xt.shape[0])
 
-        objective, weights = objective_from_estimator(model, y, weights)
+        objective, weights = objective_from_estimator(model, y, weights, self.smoothing)
         design = LinearDesign(Xt, objective.fit_intercept)
         targets = objective.encode(y)
         raw = objective.raw(design)
@@ -289,7 +306,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         typical = np.mean((self._weights * row_norms)[self._weights > 0]) if np.any(self._weights > 0) else 0.0
         self.gradient_norm_ = float(np.linalg.norm(gradient))
         self.relative_gradient_norm_ = self.gradient_norm_ / typical if typical > 0 else 0.0
-        if self.relative_gradient_norm_ > STATIONARITY_RTOL:
+        if self.relative_gradient_norm_ > STATIONARITY_RTOL and self._objective.matches_training_loss:
             warnings.warn(
                 f"The fitted parameters are not a stationary point of the training objective: "
                 f"||grad O|| = {self.gradient_norm_:.2e}, {self.relative_gradient_norm_:.1e} times a "

@@ -1,4 +1,4 @@
-"""Objectives: the only place that decodes a scikit-learn estimator's parameterisation.
+"""Objectives: the sum-form training objective of a linear model and its derivatives.
 
 A fitted linear model minimises, over its coefficient matrix ``Θ`` (one row per
 identified output, the intercept as last column),
@@ -20,6 +20,8 @@ Chain rule into parameter space (second layer, as in ``sklearn.linear_model._lin
   ``A_i = a_i I`` (binary logistic, squared error) ``H = I ⊗ H₀`` is *separable* and
   only the ``(p+1) × (p+1)`` block ``H₀ = X̃ᵀ diag(s a) X̃ + diag(λ)`` is formed.
 
+Which estimator minimises which objective is decoded in ``_decoding``, and only there.
+
 Public parameter layout: ``np.concatenate([coef_.ravel(), intercept_.ravel()])``
 (no intercept part when ``fit_intercept=False``); :meth:`LinearObjective.to_public`
 maps internal arrays of shape ``(..., n_outputs, n_columns)`` to it.
@@ -28,16 +30,7 @@ maps internal arrays of shape ``(..., n_outputs, n_columns)`` to it.
 import inspect
 
 import numpy as np
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_class_weight
-
-from ._losses import BinomialLogLoss, MultinomialLogLoss, SquaredError
-
-SUPPORTED_ESTIMATORS = (
-    "LogisticRegression (L2 or no penalty; binary or multinomial; any solver, liblinear "
-    "decoded with its penalised intercept), Ridge (scalar alpha), LinearRegression"
-)
-
 
 class LinearObjective:
     """The sum-form objective of a fitted linear model, in identified coordinates.
@@ -56,15 +49,20 @@ class LinearObjective:
         Class labels for classifiers (targets are encoded with them).
     basis : ndarray of shape (n_public_outputs, n_outputs) or None
         Maps identified outputs back to scikit-learn's outputs (multinomial only).
+    matches_training_loss : bool, default=True
+        False when the loss is a smoothed stand-in for the one the model was trained on
+        (Koh & Liang's protocol for the hinge): the fit is then not a stationary point of
+        this objective, by design.
     """
 
-    def __init__(self, loss, coef, penalty, fit_intercept, classes=None, basis=None):
+    def __init__(self, loss, coef, penalty, fit_intercept, classes=None, basis=None, matches_training_loss=True):
         self.loss = loss
         self.coef = coef
         self.penalty = penalty
         self.fit_intercept = fit_intercept
         self.classes = classes
         self.basis = basis
+        self.matches_training_loss = matches_training_loss
 
     @property
     def n_outputs(self):
@@ -99,7 +97,7 @@ class LinearObjective:
                 f"y contains labels never seen in training: {np.unique(y[unseen]).tolist()}; "
                 f"the training classes are {self.classes.tolist()}."
             )
-        return index.astype(float) if isinstance(self.loss, BinomialLogLoss) else index
+        return self.loss.encode(index)
 
     # --- pointwise quantities ---------------------------------------------------------
     def raw(self, design):
@@ -114,6 +112,11 @@ class LinearObjective:
         return sample_weight[:, None, None] * curvature
 
     # --- objective, gradient, Hessian ----------------------------------------------
+    def value(self, design, targets, sample_weight):
+        """``O(Θ) = Σ_i s_i ℓ(t_i, f_i) + ½ Σ_c λ_c ||Θ_{:,c}||²``."""
+        data = sample_weight @ self.loss.loss(targets, self.raw(design))
+        return data + 0.5 * np.sum(self.penalty * self.coef**2)
+
     def gradient(self, design, targets, sample_weight, residuals=None):
         """``∇O(Θ) = Σ_i s_i r_i ⊗ x̃_i + λ ∘ Θ`` of shape (n_outputs, n_columns).
 
@@ -135,9 +138,11 @@ class LinearObjective:
             hess[np.diag_indices_from(hess)] += diag
             return hess
         k_out, n_col = self.n_outputs, self.n_columns
-        hess = np.empty((k_out * n_col, k_out * n_col))
+        hess = np.zeros((k_out * n_col, k_out * n_col))
         for k in range(k_out):
             for m in range(k, k_out):
+                if m != k and not np.any(curvature[:, k, m]):
+                    continue  # independent outputs (one-vs-rest, one-vs-one): a zero block
                 block = design.sandwich(curvature[:, k, m])
                 hess[k * n_col : (k + 1) * n_col, m * n_col : (m + 1) * n_col] = block
                 hess[m * n_col : (m + 1) * n_col, k * n_col : (k + 1) * n_col] = block.T
@@ -177,135 +182,12 @@ class LinearObjective:
         return np.concatenate([coef, V[..., n_features]], axis=-1)
 
 
-def public_params(model):
-    """``concatenate([coef_.ravel(), intercept_.ravel()])`` of a fitted linear model."""
-    coef = np.asarray(model.coef_, dtype=float).ravel()
-    if not model.fit_intercept:
-        return coef
-    return np.concatenate([coef, np.atleast_1d(np.asarray(model.intercept_, dtype=float)).ravel()])
-
-
-def _stack_intercept(coef, intercept, fit_intercept):
-    coef = np.asarray(coef, dtype=float)
-    if not fit_intercept:
-        return coef
-    return np.hstack([coef, np.asarray(intercept, dtype=float).reshape(-1, 1)])
-
-
-# --- decoders: one per estimator family -------------------------------------------------
-
-
-def _logistic_penalty_strength(model):
-    """``1/C`` for an L2 penalty, 0 for none; refuses L1 and elastic-net."""
-    penalty = getattr(model, "penalty", "l2")
-    l1_ratio = getattr(model, "l1_ratio", None)
-    C = model.C
-    if penalty == "deprecated":  # scikit-learn >= 1.8 spells the penalty with l1_ratio and C
-        if C == np.inf:
-            return 0.0
-        penalty = "l2" if l1_ratio in (0, 0.0, None) else ("l1" if l1_ratio == 1 else "elasticnet")
-    if penalty is None or penalty == "none":
-        return 0.0
-    if penalty != "l2":
-        raise ValueError(
-            f"LogisticRegression with penalty={penalty!r} (l1_ratio={l1_ratio!r}) is not supported: "
-            "influence functions need a twice-differentiable objective. Use an L2 penalty "
-            "(l1_ratio=0) or no penalty (C=np.inf)."
-        )
-    return 0.0 if C == np.inf else 1.0 / C
-
-
-def _class_weights(model, y, sample_weight):
-    if model.class_weight is None:
+def class_weighted(class_weight, classes, y, sample_weight):
+    """``s_i`` with ``class_weight`` folded in, computed as scikit-learn's linear models do."""
+    if class_weight is None:
         return sample_weight
     kwargs = {}
     if "sample_weight" in inspect.signature(compute_class_weight).parameters:
         kwargs["sample_weight"] = sample_weight
-    per_class = compute_class_weight(model.class_weight, classes=model.classes_, y=y, **kwargs)
-    index = np.searchsorted(model.classes_, y)
-    return sample_weight * per_class[index]
-
-
-def _decode_logistic(model, y, sample_weight):
-    strength = _logistic_penalty_strength(model)
-    classes = model.classes_
-    n_classes = len(classes)
-    if model.solver == "liblinear" and n_classes > 2:
-        raise ValueError(
-            "LogisticRegression(solver='liblinear') with more than two classes fits one-vs-rest "
-            "models, which is not supported; use solver='lbfgs' (multinomial)."
-        )
-    if n_classes > 2 and getattr(model, "multi_class", "auto") == "ovr":
-        raise ValueError(
-            "LogisticRegression(multi_class='ovr') is not supported; use the multinomial "
-            "model (multi_class='multinomial' or the default)."
-        )
-    coef = _stack_intercept(model.coef_, model.intercept_, model.fit_intercept)
-    n_columns = coef.shape[1]
-    penalty = np.full(n_columns, strength)
-    if model.fit_intercept:
-        # liblinear penalises the intercept: it fits w_b on a constant feature
-        # intercept_scaling, so b = intercept_scaling * w_b and ½ w_b²/C = ½ b²/(C s_b²).
-        penalty[-1] = strength / model.intercept_scaling**2 if model.solver == "liblinear" else 0.0
-    if n_classes == 2:
-        loss, basis = BinomialLogLoss(), None
-    else:
-        loss = MultinomialLogLoss(n_classes)
-        basis = loss.basis
-        coef = basis.T @ coef
-    objective = LinearObjective(loss, coef, penalty, model.fit_intercept, classes=classes, basis=basis)
-    return objective, _class_weights(model, y, sample_weight)
-
-
-def _decode_least_squares(model, y, sample_weight):
-    alpha = float(getattr(model, "alpha", 0.0)) if np.ndim(getattr(model, "alpha", 0.0)) == 0 else None
-    if alpha is None:
-        raise ValueError(
-            f"Ridge with a per-target alpha (alpha={model.alpha!r}) is not supported; "
-            "use a scalar alpha."
-        )
-    if getattr(model, "positive", False):
-        raise ValueError(
-            f"{type(model).__name__}(positive=True) is a constrained fit and is not supported."
-        )
-    n_outputs = 1 if np.ndim(model.coef_) == 1 else model.coef_.shape[0]
-    coef = np.asarray(model.coef_, dtype=float).reshape(n_outputs, -1)
-    coef = _stack_intercept(coef, np.ravel(model.intercept_), model.fit_intercept)
-    penalty = np.full(coef.shape[1], 2.0 * alpha)  # alpha ||w||² = ½ (2 alpha) ||w||²
-    if model.fit_intercept:
-        penalty[-1] = 0.0
-    return LinearObjective(SquaredError(), coef, penalty, model.fit_intercept), sample_weight
-
-
-_DECODERS = {
-    LogisticRegression: _decode_logistic,
-    Ridge: _decode_least_squares,
-    LinearRegression: _decode_least_squares,
-}
-
-
-def objective_from_estimator(model, y, sample_weight):
-    """Decode a fitted estimator into its :class:`LinearObjective` and effective weights.
-
-    Parameters
-    ----------
-    model : fitted estimator
-        The final model (already unwrapped from ``Pipeline`` / ``FrozenEstimator``).
-    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        Training targets, as passed to ``fit``.
-    sample_weight : ndarray of shape (n_samples,)
-        Training sample weights (ones when none were given).
-
-    Returns
-    -------
-    objective : LinearObjective
-    sample_weight : ndarray of shape (n_samples,)
-        ``s_i`` of the sum form, with ``class_weight`` folded in.
-    """
-    decoder = _DECODERS.get(type(model))
-    if decoder is None:
-        raise TypeError(
-            f"{type(model).__name__} is not supported. Supported estimators: {SUPPORTED_ESTIMATORS}; "
-            "each may be the last step of a Pipeline or wrapped in FrozenEstimator."
-        )
-    return decoder(model, y, sample_weight)
+    per_class = compute_class_weight(class_weight, classes=classes, y=y, **kwargs)
+    return sample_weight * per_class[np.searchsorted(classes, y)]

@@ -16,7 +16,7 @@ def test_docstring_examples_run():
 
 
 def test_public_names_are_exported():
-    assert sklearn_influence.__all__ == ["InfluenceEstimator", "__version__"]
+    assert sklearn_influence.__all__ == ["InfluenceEstimator", "SmoothHingeClassifier", "__version__"]
 
 
 def test_readme_quickstart_holds_exactly_two_commands():

@@ -1,0 +1,269 @@
+"""Decoding: the only place that reads a scikit-learn estimator's parameterisation.
+
+One decoder per estimator family turns a fitted model into the sum-form
+:class:`~sklearn_influence._objectives.LinearObjective` it minimises (its loss, its
+coefficients in identified coordinates, its L2 penalty per column) and the effective
+sample weights ``s_i`` (``class_weight`` folded in), exactly as scikit-learn defines them.
+Every scaling convention of scikit-learn is resolved here and nowhere else:
+
+* ``LogisticRegression``: ``C Σ s ℓ + ½||w||²`` → λ = 1/C; liblinear penalises the
+  intercept through ``intercept_scaling`` → λ_b = 1/(C·intercept_scaling²).
+* ``Ridge`` / ``LinearRegression``: ``Σ s (y − f)² + α||w||²`` → un-halved squared error, λ = 2α.
+* ``SmoothHingeClassifier``, ``LinearSVC``, ``SVC(kernel="linear")``: ``C Σ s m(y f) + ½||w||²``.
+* ``SGDClassifier``: ``(1/n) Σ s L + α ½||w||²`` → λ = n·α.
+"""
+
+import numpy as np
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SGDClassifier
+from sklearn.svm import SVC, LinearSVC
+from sklearn.utils.class_weight import compute_class_weight
+
+from ._losses import (
+    BinomialLogLoss,
+    LogisticMargin,
+    MarginLoss,
+    ModifiedHuberMargin,
+    MultinomialLogLoss,
+    SmoothHingeMargin,
+    SquaredError,
+    SquaredHingeMargin,
+)
+from ._objectives import LinearObjective, class_weighted
+from ._svm import SmoothHingeClassifier
+
+SUPPORTED_ESTIMATORS = (
+    "LogisticRegression (L2 or no penalty; binary or multinomial; any solver, liblinear "
+    "decoded with its penalised intercept), Ridge (scalar alpha), LinearRegression, "
+    "SmoothHingeClassifier, LinearSVC (hinge with smoothing, or squared_hinge; L2; one-vs-rest), "
+    "SGDClassifier (hinge with smoothing, log_loss, modified_huber, squared_hinge; L2 or no penalty), "
+    "SVC(kernel='linear') (with smoothing)"
+)
+
+
+def _fits_intercept(model):
+    return getattr(model, "fit_intercept", True)  # SVC always fits one
+
+
+def public_params(model):
+    """``concatenate([coef_.ravel(), intercept_.ravel()])`` of a fitted linear model."""
+    coef = np.asarray(model.coef_, dtype=float).ravel()
+    if not _fits_intercept(model):
+        return coef
+    return np.concatenate([coef, np.atleast_1d(np.asarray(model.intercept_, dtype=float)).ravel()])
+
+
+def _stack_intercept(coef, intercept, fit_intercept):
+    coef = np.asarray(coef, dtype=float)
+    if not fit_intercept:
+        return coef
+    return np.hstack([coef, np.asarray(intercept, dtype=float).reshape(-1, 1)])
+
+
+# --- decoders: one per estimator family -------------------------------------------------
+
+
+def _logistic_penalty_strength(model):
+    """``1/C`` for an L2 penalty, 0 for none; refuses L1 and elastic-net."""
+    penalty = getattr(model, "penalty", "l2")
+    l1_ratio = getattr(model, "l1_ratio", None)
+    C = model.C
+    if penalty == "deprecated":  # scikit-learn >= 1.8 spells the penalty with l1_ratio and C
+        if C == np.inf:
+            return 0.0
+        penalty = "l2" if l1_ratio in (0, 0.0, None) else ("l1" if l1_ratio == 1 else "elasticnet")
+    if penalty is None or penalty == "none":
+        return 0.0
+    if penalty != "l2":
+        raise ValueError(
+            f"LogisticRegression with penalty={penalty!r} (l1_ratio={l1_ratio!r}) is not supported: "
+            "influence functions need a twice-differentiable objective. Use an L2 penalty "
+            "(l1_ratio=0) or no penalty (C=np.inf)."
+        )
+    return 0.0 if C == np.inf else 1.0 / C
+
+
+def _decode_logistic(model, y, sample_weight, smoothing):
+    _refuse_smoothing(model, smoothing)
+    strength = _logistic_penalty_strength(model)
+    classes = model.classes_
+    n_classes = len(classes)
+    if model.solver == "liblinear" and n_classes > 2:
+        raise ValueError(
+            "LogisticRegression(solver='liblinear') with more than two classes fits one-vs-rest "
+            "models, which is not supported; use solver='lbfgs' (multinomial)."
+        )
+    if n_classes > 2 and getattr(model, "multi_class", "auto") == "ovr":
+        raise ValueError(
+            "LogisticRegression(multi_class='ovr') is not supported; use the multinomial "
+            "model (multi_class='multinomial' or the default)."
+        )
+    coef = _stack_intercept(model.coef_, model.intercept_, model.fit_intercept)
+    n_columns = coef.shape[1]
+    penalty = np.full(n_columns, strength)
+    if model.fit_intercept:
+        # liblinear penalises the intercept: it fits w_b on a constant feature
+        # intercept_scaling, so b = intercept_scaling * w_b and ½ w_b²/C = ½ b²/(C s_b²).
+        penalty[-1] = strength / model.intercept_scaling**2 if model.solver == "liblinear" else 0.0
+    if n_classes == 2:
+        loss, basis = BinomialLogLoss(), None
+    else:
+        loss = MultinomialLogLoss(n_classes)
+        basis = loss.basis
+        coef = basis.T @ coef
+    objective = LinearObjective(loss, coef, penalty, model.fit_intercept, classes=classes, basis=basis)
+    return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
+
+
+def _decode_least_squares(model, y, sample_weight, smoothing):
+    _refuse_smoothing(model, smoothing)
+    alpha = float(getattr(model, "alpha", 0.0)) if np.ndim(getattr(model, "alpha", 0.0)) == 0 else None
+    if alpha is None:
+        raise ValueError(
+            f"Ridge with a per-target alpha (alpha={model.alpha!r}) is not supported; "
+            "use a scalar alpha."
+        )
+    if getattr(model, "positive", False):
+        raise ValueError(
+            f"{type(model).__name__}(positive=True) is a constrained fit and is not supported."
+        )
+    n_outputs = 1 if np.ndim(model.coef_) == 1 else model.coef_.shape[0]
+    coef = np.asarray(model.coef_, dtype=float).reshape(n_outputs, -1)
+    coef = _stack_intercept(coef, np.ravel(model.intercept_), model.fit_intercept)
+    penalty = np.full(coef.shape[1], 2.0 * alpha)  # alpha ||w||² = ½ (2 alpha) ||w||²
+    if model.fit_intercept:
+        penalty[-1] = 0.0
+    return LinearObjective(SquaredError(), coef, penalty, model.fit_intercept), sample_weight
+
+
+def _refuse_smoothing(model, smoothing):
+    if smoothing is not None:
+        raise ValueError(
+            f"smoothing={smoothing!r} applies to hinge losses only; {type(model).__name__} is "
+            "twice differentiable already. Leave smoothing=None."
+        )
+
+
+def _margin_function(loss, smoothing, model):
+    """Margin function for a scikit-learn loss name, and whether it is the training loss."""
+    name = type(model).__name__
+    if loss == "hinge":
+        if smoothing is None:
+            raise ValueError(
+                f"{name} is trained with the hinge loss, which is not differentiable at the margin. "
+                "Set smoothing to a temperature > 0 (e.g. InfluenceEstimator(..., smoothing=0.01)): "
+                "influence is then computed with the smooth hinge at that temperature (Koh & Liang §4.3)."
+            )
+        return SmoothHingeMargin(smoothing), False
+    _refuse_smoothing(model, smoothing)
+    margins = {"squared_hinge": SquaredHingeMargin, "modified_huber": ModifiedHuberMargin, "log_loss": LogisticMargin}
+    if loss not in margins:
+        raise ValueError(
+            f"{name}(loss={loss!r}) is not supported; supported losses: 'hinge' (with smoothing), "
+            f"{', '.join(repr(k) for k in margins)}."
+        )
+    return margins[loss](), True
+
+
+def _margin_objective(model, margin, matches, strength, intercept_strength, scheme="ovr"):
+    fit_intercept = _fits_intercept(model)
+    coef = _stack_intercept(model.coef_, model.intercept_, fit_intercept)
+    penalty = np.full(coef.shape[1], strength)
+    if fit_intercept:
+        penalty[-1] = intercept_strength
+    loss = MarginLoss(margin, len(model.classes_), scheme)
+    return LinearObjective(loss, coef, penalty, fit_intercept, classes=model.classes_, matches_training_loss=matches)
+
+
+def _decode_smooth_hinge(model, y, sample_weight, smoothing):
+    temperature = model.temperature if smoothing is None else smoothing
+    matches = smoothing is None or smoothing == model.temperature
+    objective = _margin_objective(model, SmoothHingeMargin(temperature), matches, 1.0 / model.C, 0.0)
+    return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
+
+
+def _decode_linear_svc(model, y, sample_weight, smoothing):
+    if model.multi_class == "crammer_singer":
+        raise ValueError(
+            "LinearSVC(multi_class='crammer_singer') is not supported: its joint multiclass hinge has no "
+            "per-class decomposition. Use multi_class='ovr'."
+        )
+    if model.penalty != "l2":
+        raise ValueError(f"LinearSVC(penalty={model.penalty!r}) is not supported: use penalty='l2'.")
+    margin, matches = _margin_function(model.loss, smoothing, model)
+    # liblinear penalises the intercept through a constant feature intercept_scaling
+    strength = 1.0 / model.C
+    objective = _margin_objective(model, margin, matches, strength, strength / model.intercept_scaling**2)
+    return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
+
+
+def _decode_sgd(model, y, sample_weight, smoothing):
+    if model.penalty not in ("l2", None):
+        raise ValueError(
+            f"SGDClassifier(penalty={model.penalty!r}) is not supported: influence functions need a "
+            "twice-differentiable objective. Use penalty='l2' or None."
+        )
+    if model.class_weight is not None and len(model.classes_) > 2:
+        raise ValueError(
+            "SGDClassifier with class_weight and more than two classes weights only the positive rows of "
+            "each one-vs-rest problem, which is not supported; use sample_weight instead."
+        )
+    margin, matches = _margin_function(model.loss, smoothing, model)
+    # SGD minimises (1/n) Σ s_i L + alpha ½||w||²: in sum form the L2 strength is n·alpha.
+    strength = len(y) * model.alpha if model.penalty == "l2" else 0.0
+    objective = _margin_objective(model, margin, matches, strength, 0.0)
+    if model.class_weight is None:
+        return objective, sample_weight
+    per_class = compute_class_weight(model.class_weight, classes=model.classes_, y=y)  # unweighted, as SGD does
+    return objective, sample_weight * per_class[np.searchsorted(model.classes_, y)]
+
+
+def _decode_svc(model, y, sample_weight, smoothing):
+    if model.kernel != "linear":
+        raise ValueError(
+            f"SVC(kernel={model.kernel!r}) is not supported directly: approximate the kernel in a pipeline, "
+            "e.g. make_pipeline(Nystroem(kernel='rbf'), SmoothHingeClassifier()), and wrap the whole pipeline."
+        )
+    margin, matches = _margin_function("hinge", smoothing, model)
+    scheme = "ovr" if len(model.classes_) == 2 else "ovo"
+    objective = _margin_objective(model, margin, matches, 1.0 / model.C, 0.0, scheme=scheme)
+    return objective, sample_weight * model.class_weight_[np.searchsorted(model.classes_, y)]
+
+
+_DECODERS = {
+    LogisticRegression: _decode_logistic,
+    Ridge: _decode_least_squares,
+    LinearRegression: _decode_least_squares,
+    SmoothHingeClassifier: _decode_smooth_hinge,
+    LinearSVC: _decode_linear_svc,
+    SGDClassifier: _decode_sgd,
+    SVC: _decode_svc,
+}
+
+
+def objective_from_estimator(model, y, sample_weight, smoothing=None):
+    """Decode a fitted estimator into its :class:`LinearObjective` and effective weights.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        The final model (already unwrapped from ``Pipeline`` / ``FrozenEstimator``).
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Training targets, as passed to ``fit``.
+    sample_weight : ndarray of shape (n_samples,)
+        Training sample weights (ones when none were given).
+    smoothing : float or None, default=None
+        Temperature of the smooth hinge standing in for a hinge loss.
+
+    Returns
+    -------
+    objective : LinearObjective
+    sample_weight : ndarray of shape (n_samples,)
+        ``s_i`` of the sum form, with ``class_weight`` folded in.
+    """
+    decoder = _DECODERS.get(type(model))
+    if decoder is None:
+        raise TypeError(
+            f"{type(model).__name__} is not supported. Supported estimators: {SUPPORTED_ESTIMATORS}; "
+            "each may be the last step of a Pipeline or wrapped in FrozenEstimator."
+        )
+    return decoder(model, y, sample_weight, smoothing)
