@@ -123,7 +123,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         Influence assumes ``θ̂`` is a stationary point.
     relative_gradient_norm_ : float
         ``gradient_norm_`` divided by the mean norm of one row's gradient term
-        ``s_i ||g_i||``. Leave-one-out estimates are off by roughly this fraction of a
+        ``s_i ||g_i||`` (over the rows where it is non-zero). Leave-one-out estimates are off by roughly this fraction of a
         typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``
         (not under ``smoothing`` of a hinge model, whose fit is by design not stationary
         for the smoothed objective).
@@ -302,8 +302,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         return Xt
 
     def _check_stationarity(self, gradient):
-        row_norms = np.linalg.norm(self._residuals, axis=1) * np.sqrt(self._design.squared_row_norms())
-        typical = np.mean((self._weights * row_norms)[self._weights > 0]) if np.any(self._weights > 0) else 0.0
+        row_terms = self._weights * np.linalg.norm(self._residuals, axis=1) * np.sqrt(self._design.squared_row_norms())
+        active = row_terms[row_terms > 0]  # rows with no gradient (beyond a hinge's margin) have no effect
+        typical = active.mean() if active.size else 0.0
         self.gradient_norm_ = float(np.linalg.norm(gradient))
         self.relative_gradient_norm_ = self.gradient_norm_ / typical if typical > 0 else 0.0
         if self.relative_gradient_norm_ > STATIONARITY_RTOL and self._objective.matches_training_loss:

@@ -69,3 +69,57 @@ def test_targets_broadcast_against_many_parameter_vectors(loss, rng):
     assert pairwise.shape == (3, 5)
     for j in range(3):
         np.testing.assert_allclose(pairwise[j], loss.loss(np.broadcast_to(t[j], (5,) + np.shape(t[j])), f[j]))
+
+
+def _margin_cases(rng):
+    from sklearn_influence._losses import (
+        LogisticMargin,
+        MarginLoss,
+        ModifiedHuberMargin,
+        SmoothHingeMargin,
+        SquaredHingeMargin,
+    )
+
+    n = 9
+    for margin in [SmoothHingeMargin(0.3), SmoothHingeMargin(0.05), LogisticMargin()]:
+        for n_classes, scheme in [(2, "ovr"), (3, "ovr"), (4, "ovo")]:
+            loss = MarginLoss(margin, n_classes, scheme)
+            t = loss.encode(rng.integers(0, n_classes, n))
+            yield loss, t, rng.normal(scale=2.0, size=t.shape)
+    for margin in [SquaredHingeMargin(), ModifiedHuberMargin()]:  # once differentiable: gradients only
+        loss = MarginLoss(margin, 3)
+        t = loss.encode(rng.integers(0, 3, n))
+        yield loss, t, rng.normal(scale=2.0, size=t.shape)
+
+
+def test_margin_losses_match_finite_differences(rng):
+    from sklearn_influence._losses import SquaredHingeMargin, ModifiedHuberMargin
+
+    for loss, t, f in _margin_cases(rng):
+        numeric_grad = _finite_difference(lambda g: loss.loss(t, g), f)
+        np.testing.assert_allclose(loss.gradient(t, f), numeric_grad, rtol=1e-6, atol=1e-7)
+        if isinstance(loss.margin, (SquaredHingeMargin, ModifiedHuberMargin)):
+            continue
+        numeric_hess = _finite_difference(lambda g: loss.gradient(t, g), f)
+        hess = loss.hessian(t, f)
+        if loss.isotropic_hessian:
+            hess = hess[:, None, None] * np.eye(f.shape[1])
+        np.testing.assert_allclose(hess, numeric_hess, rtol=1e-5, atol=1e-7)
+
+
+def test_smooth_hinge_tends_to_hinge():
+    from sklearn_influence._losses import SmoothHingeMargin
+
+    s = np.linspace(-3, 3, 61)
+    hinge = np.maximum(0, 1 - s)
+    for temperature in [0.1, 0.01, 0.001]:
+        gap = SmoothHingeMargin(temperature).value(s) - hinge
+        assert np.all(gap >= -1e-15) and gap.max() <= temperature * np.log(2) * (1 + 1e-12)
+
+
+def test_one_vs_one_targets():
+    from sklearn_influence._losses import LogisticMargin, MarginLoss
+
+    t = MarginLoss(LogisticMargin(), 3, "ovo").encode(np.array([0, 1, 2]))
+    # pairs (0,1), (0,2), (1,2): +1 for the first class of the pair, -1 for the second, 0 otherwise
+    np.testing.assert_array_equal(t, [[1, 1, 0], [-1, 0, 1], [0, -1, -1]])
