@@ -189,6 +189,11 @@ def _decode_linear_svc(model, y, sample_weight, smoothing):
         )
     if model.penalty != "l2":
         raise ValueError(f"LinearSVC(penalty={model.penalty!r}) is not supported: use penalty='l2'.")
+    if model.class_weight is not None and len(model.classes_) > 2:
+        raise ValueError(
+            "LinearSVC with class_weight and more than two classes weights only the positive rows of each "
+            "one-vs-rest problem (liblinear), which is not supported; use sample_weight instead."
+        )
     margin, matches = _margin_function(model.loss, smoothing, model)
     # liblinear penalises the intercept through a constant feature intercept_scaling
     strength = 1.0 / model.C

@@ -4,7 +4,7 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, solve
+from scipy.linalg import LinAlgError, LinAlgWarning, solve
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
@@ -126,6 +126,13 @@ class SmoothHingeClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"sample_weight must be finite, non-negative and of shape ({X.shape[0]},); got shape {weights.shape}."
                 )
+            if not np.any(weights > 0):
+                raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
+            if len(np.unique(y[weights > 0])) < 2:
+                raise ValueError(
+                    "SmoothHingeClassifier needs rows of at least 2 classes with a non-zero sample_weight; "
+                    f"only class {np.unique(y[weights > 0])[0]!r} has any."
+                )
         weights = class_weighted(self.class_weight, self.classes_, y, weights)
         index = np.searchsorted(self.classes_, y)
         targets = MarginLoss(SmoothHingeMargin(1.0), len(self.classes_)).encode(index)
@@ -170,32 +177,43 @@ class SmoothHingeClassifier(ClassifierMixin, BaseEstimator):
         return theta[0]
 
     def _newton(self, objective, design, targets, weights, threshold):
-        """Damped Newton iterations in place on ``objective.coef``; True when converged."""
+        """Damped Newton iterations in place on ``objective.coef``; True when converged.
+
+        A step is accepted on the Armijo condition, or, once the objective's decrease is
+        below its rounding error, when it reduces the gradient norm (the quadratic phase).
+        """
         value = objective.value(design, targets, weights)
+        gradient = objective.gradient(design, targets, weights).ravel()
         for _ in range(self.max_iter):
-            raw = objective.raw(design)
-            residuals = objective.loss.gradient(targets, raw)
-            gradient = objective.gradient(design, targets, weights, residuals).ravel()
             if np.linalg.norm(gradient) <= threshold:
                 return True
             self.n_iter_ += 1
+            raw = objective.raw(design)
             hessian = objective.hessian(design, objective.curvature_weights(targets, raw, weights))
             try:
-                direction = solve(hessian, gradient, assume_a="pos")
-            except LinAlgError:  # curvature vanished along some direction: regularise the step
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", LinAlgWarning)
+                    direction = solve(hessian, gradient, assume_a="pos")
+            except (LinAlgError, LinAlgWarning):  # curvature vanished along some direction: regularise
                 direction = solve(hessian + 1e-8 * np.trace(hessian) * np.eye(len(gradient)), gradient)
             start, step = objective.coef.copy(), 1.0
-            while True:
+            decrease = gradient @ direction
+            while step >= 1e-10:
                 objective.coef = start - step * direction
                 trial = objective.value(design, targets, weights)
-                if trial <= value - 1e-4 * step * gradient @ direction or step < 1e-10:
+                if trial <= value - 1e-4 * step * decrease:
                     break
+                if abs(trial - value) <= 1e-13 * abs(value):
+                    trial_gradient = objective.gradient(design, targets, weights).ravel()
+                    if np.linalg.norm(trial_gradient) < np.linalg.norm(gradient):
+                        break
                 step *= 0.5
-            if step < 1e-10:
+            else:
                 objective.coef = start
-                return np.linalg.norm(gradient) <= threshold
+                return False
             value = trial
-        return np.linalg.norm(objective.gradient(design, targets, weights)) <= threshold
+            gradient = objective.gradient(design, targets, weights).ravel()
+        return np.linalg.norm(gradient) <= threshold
 
     def decision_function(self, X):
         """Scores ``f(x) = w·x + b``: shape (n_samples,) for two classes, else (n_samples, n_classes).

@@ -53,7 +53,7 @@ def sklearn_loss(model, X, y):
 
 def sklearn_params(model):
     coef = np.ravel(model.coef_)
-    return np.concatenate([coef, np.ravel(model.intercept_)]) if model.fit_intercept else coef
+    return np.concatenate([coef, np.ravel(model.intercept_)]) if getattr(model, "fit_intercept", True) else coef
 
 
 def refit_leave_one_out(estimator, X, y, X_query, y_query, rows, sample_weight=None):
