@@ -92,8 +92,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         space); or ``FrozenEstimator(prefit_model)`` for a model that is already fitted.
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
-        factorises it (Cholesky). ``"cg"`` runs ``scipy.sparse.linalg.cg`` on
-        matrix-free Hessian-vector products and never forms ``H``. ``"auto"`` is
+        factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
+        (``scipy.sparse.linalg.cg``'s recurrence, on all right-hand sides at once) on
+        matrix-free Hessian products and never forms ``H``. ``"auto"`` is
         ``"exact"`` up to 3000 parameters, ``"cg"`` beyond.
     damping : float, default=0.0
         Non-negative ``λ`` added to the Hessian (``H + λI``): regularises a singular or
@@ -263,6 +264,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
                 objective.n_outputs,
                 objective.n_columns,
                 objective.separable,
+                design.n_samples,
                 rtol=self.cg_tol,
                 max_iter=self.cg_max_iter,
             )

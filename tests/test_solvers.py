@@ -71,6 +71,27 @@ def test_separable_data_without_penalty_is_an_error(rng):
             InfluenceEstimator(tight_logistic(C=np.inf, solver="lbfgs", max_iter=2000)).fit(X, y)
 
 
+def test_cg_reports_a_singular_hessian(rng):
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.warns(ConvergenceWarning):
+        inf = InfluenceEstimator(tight_logistic(C=np.inf, solver="lbfgs", max_iter=2000), solver="cg").fit(X, y)
+    with pytest.raises(ValueError, match="singular or not positive definite.*damping > 0"):
+        inf.self_influence()
+
+
+def test_cg_blocks_of_right_hand_sides_equal_one_block(binary_data):
+    """Right-hand sides are solved in blocks bounded by working_memory; the blocking is invisible."""
+    from sklearn import config_context
+
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic(C=0.5), solver="cg").fit(X, y)
+    whole = inf.influence(Xq, yq)
+    with config_context(working_memory=0.01):  # a few systems per block
+        assert inf._solver._block_size() < len(yq)
+        np.testing.assert_allclose(inf.influence(Xq, yq), whole, rtol=1e-12)
+
+
 def test_unconverged_cg_warns_with_count(binary_data):
     X, y, Xq, yq = binary_data
     inf = InfluenceEstimator(tight_logistic(C=0.5), solver="cg", cg_max_iter=1).fit(X, y)
