@@ -116,12 +116,13 @@ def _decode_logistic(model, y, sample_weight, smoothing):
 
 def _decode_least_squares(model, y, sample_weight, smoothing):
     _refuse_smoothing(model, smoothing)
-    alpha = float(getattr(model, "alpha", 0.0)) if np.ndim(getattr(model, "alpha", 0.0)) == 0 else None
-    if alpha is None:
+    alphas = np.unique(np.asarray(getattr(model, "alpha", 0.0), dtype=float))
+    if alphas.size != 1:
         raise ValueError(
-            f"Ridge with a per-target alpha (alpha={model.alpha!r}) is not supported; "
+            f"Ridge with a different alpha per target (alpha={model.alpha!r}) is not supported; "
             "use a scalar alpha."
         )
+    alpha = float(alphas[0])
     if getattr(model, "positive", False):
         raise ValueError(
             f"{type(model).__name__}(positive=True) is a constrained fit and is not supported."

@@ -126,6 +126,8 @@ class LinearDesign:
 
 def row_chunks(n_rows, bytes_per_row):
     """Slices over ``n_rows`` rows bounded by scikit-learn's ``working_memory`` config."""
+    if n_rows == 0:
+        return iter(())
     budget = get_config()["working_memory"] * 2**20  # MiB
     chunk = int(budget // max(int(bytes_per_row), 1))
     return gen_batches(n_rows, min(max(chunk, 1), max(n_rows, 1)))

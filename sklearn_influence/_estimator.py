@@ -12,6 +12,7 @@ from copy import deepcopy
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -227,7 +228,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         self._check_params()
         self.estimator_ = clone(self.estimator)
         if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
-            if isinstance(self.estimator_, Pipeline):
+            if isinstance(self.estimator_, Pipeline) and not get_config()["enable_metadata_routing"]:
                 fit_params[f"{self.estimator_.steps[-1][0]}__sample_weight"] = sample_weight
             else:
                 fit_params["sample_weight"] = sample_weight
@@ -315,7 +316,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
                 f"||grad O|| = {self.gradient_norm_:.2e}, {self.relative_gradient_norm_:.1e} times a "
                 f"typical row's gradient (threshold {STATIONARITY_RTOL:g}). Influence estimates are "
                 "off by about that fraction of a row's effect. Refit the estimator with a smaller "
-                "tol (e.g. tol=1e-10) and a larger max_iter.",
+                "tol (e.g. tol=1e-10) and a larger max_iter; if the classes are separable and the model "
+                "unpenalised (C=np.inf), the fit runs off to infinity: use a finite C.",
                 ConvergenceWarning,
                 stacklevel=3,
             )

@@ -78,7 +78,7 @@ class LinearObjective:
         return self.loss.isotropic_hessian
 
     @property
-    def input_weights(self):
+    def input_coef(self):
         """Coefficients on the features only, shape (n_outputs, n_features): ∂f/∂x."""
         return self.coef[:, : self.n_columns - int(self.fit_intercept)]
 
@@ -87,11 +87,21 @@ class LinearObjective:
         """Encode labels or responses into the loss's target; unseen classes are an error."""
         if self.classes is None:
             y = np.asarray(y, dtype=float)
+            if y.size != y.shape[0] * self.n_outputs:
+                raise ValueError(
+                    f"y must have shape (n_samples, {self.n_outputs}) for a model with {self.n_outputs} "
+                    f"output(s); got shape {y.shape}."
+                )
             return y.reshape(y.shape[0], self.n_outputs)
         y = np.asarray(y)
-        index = np.searchsorted(self.classes, y)
-        index = np.clip(index, 0, len(self.classes) - 1)
-        unseen = self.classes[index] != y
+        try:
+            index = np.clip(np.searchsorted(self.classes, y), 0, len(self.classes) - 1)
+            unseen = self.classes[index] != y
+        except TypeError:  # labels of another type than the classes: none of them was seen
+            raise ValueError(
+                f"y contains labels never seen in training (types {sorted({type(v).__name__ for v in y})}); "
+                f"the training classes are {self.classes.tolist()}."
+            ) from None
         if np.any(unseen):
             raise ValueError(
                 f"y contains labels never seen in training: {np.unique(y[unseen]).tolist()}; "

@@ -49,6 +49,8 @@ class InfluenceQuantitiesMixin:
         if indices is None:
             return np.arange(n)
         rows = np.asarray(indices)
+        if rows.size == 0:
+            return np.empty(0, dtype=np.intp)
         if rows.dtype == bool:
             if rows.shape != (n,):
                 raise ValueError(f"A boolean indices mask must have shape ({n},); got {rows.shape}.")
@@ -87,6 +89,10 @@ class InfluenceQuantitiesMixin:
         """Per-sample gradients ``r_i ⊗ x̃_i`` of shape (n, n_outputs, n_columns), for few rows."""
         return residuals[:, :, None] * design.dense()[:, None, :]
 
+    def _solved_query_gradients(self, query):
+        """``H⁻¹ g_j`` for every query, shape (n_queries, n_outputs, n_columns)."""
+        return self._solver.solve(self._gradients(query.design, query.residuals))
+
     def _newton_coefficients(self, rows):
         """``c_i = s_i (I − s_i A_i M_i)⁻¹ r_i``: the Woodbury form of the Newton step.
 
@@ -122,6 +128,9 @@ class InfluenceQuantitiesMixin:
     # --- public quantities ----------------------------------------------------------
     def loss(self, X, y):
         """Per-sample test loss ``ℓ(z, θ̂)`` at the fitted parameters.
+
+        .. math::
+            \\ell(z_j, \\hat θ), \\qquad z_j = (x_j, y_j)
 
         Log-loss ``−log p_y`` for classifiers, un-halved squared error summed over
         outputs ``Σ_k (y_k − f_k)²`` for least squares (the data term of the objective).
@@ -166,7 +175,7 @@ class InfluenceQuantitiesMixin:
         query = self._query(X, y)
         rows = self._training_rows(indices)
         k_out, n_col = self._objective.n_outputs, self._objective.n_columns
-        solved = self._solver.solve(self._gradients(query.design, query.residuals))
+        solved = self._solved_query_gradients(query)
         flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
         out = np.empty((n_queries, len(rows)))
@@ -274,13 +283,13 @@ class InfluenceQuantitiesMixin:
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
         n_queries = query.raw.shape[0]
-        basis = self._solver.solve_output_units(query.design.dense()).reshape(-1, n_col)
+        query_solves = self._solver.solve_output_units(query.design.dense()).reshape(-1, n_col)
         before = objective.loss.loss(query.targets, query.raw)
         after_targets = np.expand_dims(query.targets, 1)
         out = np.empty((n_queries, len(rows)))
-        for chunk, chunk_rows in self._chunks(rows, 2 * basis.shape[0] * k_out):
+        for chunk, chunk_rows in self._chunks(rows, 2 * query_solves.shape[0] * k_out):
             coef = self._newton_coefficients(chunk_rows)
-            products = self._design.take(chunk_rows).dot(basis)
+            products = self._design.take(chunk_rows).dot(query_solves)
             if objective.separable:
                 shift = products.T[:, :, None] * coef[None, :, :]
             else:
@@ -359,9 +368,9 @@ class InfluenceQuantitiesMixin:
         rows = self._training_rows(indices)
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
-        weights = objective.input_weights
-        n_features = weights.shape[1]
-        solved = self._solver.solve(self._gradients(query.design, query.residuals))
+        input_coef = objective.input_coef
+        n_features = input_coef.shape[1]
+        solved = self._solved_query_gradients(query)
         n_queries = solved.shape[0]
         out = np.empty((n_queries, len(rows), n_features))
         for chunk, chunk_rows in self._chunks(rows, n_queries * (n_features + 2 * k_out)):
@@ -372,7 +381,7 @@ class InfluenceQuantitiesMixin:
                 along_query = along_query * curvature[:, None, None]
             else:
                 along_query = np.einsum("ikl,iml->imk", curvature, along_query)
-            out[:, chunk] = np.einsum("imk,kc->mic", along_query, weights) + np.einsum(
+            out[:, chunk] = np.einsum("imk,kc->mic", along_query, input_coef) + np.einsum(
                 "ik,mkc->mic", self._residuals[chunk_rows], solved[:, :, :n_features]
             )
         out *= -self._design.n_samples

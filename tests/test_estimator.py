@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
@@ -28,7 +28,7 @@ DELEGATED = ["predict", "predict_proba", "predict_log_proba", "decision_function
 @parametrize_with_checks([InfluenceEstimator(LogisticRegression()), InfluenceEstimator(Ridge())])
 def test_sklearn_compatible_estimator(estimator, check):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # default tolerances trigger the stationarity warning
+        warnings.simplefilter("ignore", ConvergenceWarning)  # default tolerances: the stationarity warning
         check(estimator)
 
 
@@ -206,3 +206,37 @@ def test_boolean_mask_selects_rows(binary_data):
     mask = np.zeros(len(y), bool)
     mask[[3, 9]] = True
     np.testing.assert_array_equal(inf.self_influence(indices=mask), inf.self_influence(indices=[3, 9]))
+
+
+def test_empty_indices_give_empty_results(binary_data):
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    for indices in ([], np.array([], dtype=int), np.zeros(len(y), bool)):
+        assert inf.self_influence(indices=indices).shape == (0,)
+        assert inf.influence(Xq, yq, indices=indices).shape == (len(yq), 0)
+        assert inf.leave_one_out_params(method="newton", indices=indices).shape == (0, inf.params_.size)
+
+
+def test_query_errors_for_wrong_response_shape_and_label_type(regression_data, binary_data):
+    X, Y, Xq, Yq = regression_data
+    inf = InfluenceEstimator(Ridge()).fit(X, Y)
+    with pytest.raises(ValueError, match=r"y must have shape \(n_samples, 3\).*got shape \(8,\)"):
+        inf.influence(Xq, Yq[:, 0])
+    Xb, yb, _, _ = binary_data
+    names = np.array(["benign", "malignant"])[yb]
+    clf = InfluenceEstimator(tight_logistic()).fit(Xb, names)
+    with pytest.raises(ValueError, match="never seen in training"):
+        clf.influence(Xb[:2], np.array(["benign", 1], dtype=object))
+
+
+def test_pipeline_sample_weight_with_metadata_routing(binary_data):
+    from sklearn import config_context
+
+    X, y, _, _ = binary_data
+    weight = np.linspace(0.5, 2.0, len(y))
+    direct = InfluenceEstimator(tight_logistic()).fit(StandardScaler().fit_transform(X), y, sample_weight=weight)
+    with config_context(enable_metadata_routing=True):
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        model = make_pipeline(scaler, tight_logistic().set_fit_request(sample_weight=True))
+        piped = InfluenceEstimator(model).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(piped.params_, direct.params_, rtol=1e-8)

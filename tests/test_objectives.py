@@ -181,5 +181,8 @@ def test_unsupported_models_are_refused_clearly(estimator, match, binary_data):
 
 def test_per_target_alpha_is_refused(regression_data):
     X, Y, _, _ = regression_data
-    with pytest.raises(ValueError, match="per-target alpha"):
+    with pytest.raises(ValueError, match="different alpha per target"):
         InfluenceEstimator(Ridge(alpha=[1.0, 2.0, 3.0])).fit(X, Y)
+    # the same alpha for every target is the scalar case
+    same = InfluenceEstimator(Ridge(alpha=[0.5, 0.5, 0.5])).fit(X, Y)
+    np.testing.assert_allclose(same.self_influence(), InfluenceEstimator(Ridge(alpha=0.5)).fit(X, Y).self_influence())

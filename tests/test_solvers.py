@@ -38,14 +38,13 @@ def test_exact_and_cg_agree(kind, damping, binary_data, multiclass_data, regress
 
 def test_damping_adds_identity_to_hessian(binary_data):
     X, y, Xq, yq = binary_data
-    plain = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
     damped = InfluenceEstimator(tight_logistic(C=0.5), damping=2.0).fit(X, y)
-    # I_up,params = -n (H + λI)⁻¹ g: recover g from the undamped result, then apply H + λI.
-    objective = plain._objective
-    H = objective.hessian(plain._design, objective.curvature_weights(plain._targets, plain._raw, plain._weights))
-    # (binary: the internal layout equals the public one)
-    g = H @ (-plain.influence_params(indices=[0, 1]) / X.shape[0]).T
-    expected = -X.shape[0] * np.linalg.solve(H + 2.0 * np.eye(H.shape[0]), g).T
+    # H of C Σ log-loss / C + ½||w||²/C, written out with numpy: X̃ᵀ diag(p(1 − p)) X̃ + diag(1/C, ..., 1/C, 0)
+    X_tilde = np.c_[X, np.ones(len(y))]
+    p = damped.predict_proba(X)[:, 1]
+    H = X_tilde.T @ (X_tilde * (p * (1 - p))[:, None]) + np.diag(np.r_[np.full(X.shape[1], 2.0), 0.0])
+    g = (p - y)[:2, None] * X_tilde[:2]
+    expected = -len(y) * np.linalg.solve(H + 2.0 * np.eye(H.shape[0]), g.T).T
     np.testing.assert_allclose(damped.influence_params(indices=[0, 1]), expected, rtol=1e-8)
 
 
