@@ -78,7 +78,13 @@ def run(n, p, m, with_statsmodels):
     keep = np.arange(n) != 0
     t_refit, _ = timed(lambda: clone(estimator).fit(X[keep], y[keep]))
     row = dict(
-        n=n, p=p, model_fit=t_model, ours=t_ours, floor=t_floor, peak_mb=peak, x_mb=X.nbytes / 2**20,
+        n=n,
+        p=p,
+        model_fit=t_model,
+        ours=t_ours,
+        floor=t_floor,
+        peak_mb=peak,
+        x_mb=X.nbytes / 2**20,
         loo_refit=t_refit * n,
     )
     if with_statsmodels:
@@ -120,7 +126,9 @@ def main():
     for n, p in sizes:
         row = run(n, p, m, with_statsmodels=n <= 100_000 and p <= 500)
         sm_cols = (
-            f"{row['statsmodels']:>11.3f} {row['ours_d_params']:>14.3f}" if "statsmodels" in row else f"{'-':>11} {'-':>14}"
+            f"{row['statsmodels']:>11.3f} {row['ours_d_params']:>14.3f}"
+            if "statsmodels" in row
+            else f"{'-':>11} {'-':>14}"
         )
         print(
             f"{n:>9} {p:>5} {row['model_fit']:>9.3f} {row['ours']:>7.3f} {row['floor']:>7.3f} "

@@ -25,7 +25,9 @@ def log_loss_rows(model, X, y):
     return -np.log(model.predict_proba(X)[np.arange(len(y)), y])
 
 
-print(f"{'n':>4} {'C':>6} {'Pearson first order':>20} {'Pearson Newton':>15} {'max err first':>14} {'max err Newton':>15}")
+print(
+    f"{'n':>4} {'C':>6} {'Pearson first order':>20} {'Pearson Newton':>15} {'max err first':>14} {'max err Newton':>15}"
+)
 for n in (160, 400):
     X_train, y_train = X[:n], y[:n]
     rows = np.arange(0, n, n // 40)[:40]

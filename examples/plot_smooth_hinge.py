@@ -74,8 +74,10 @@ def experiment(C):
 
     base = hinge_loss(svm)
     noise = abs(hinge_loss(fit_svm(C, X_train, y_train, random_state=1)) - base)
-    print(f"\nC = {C:g}: {len(train)} training rows, {np.sum(signs_train * svm.decision_function(X_train) <= 1 + 1e-6)} "
-          f"support vectors; query margin {margins[j]:.3f}; optimiser noise floor {noise:.1e}")
+    print(
+        f"\nC = {C:g}: {len(train)} training rows, {np.sum(signs_train * svm.decision_function(X_train) <= 1 + 1e-6)} "
+        f"support vectors; query margin {margins[j]:.3f}; optimiser noise floor {noise:.1e}"
+    )
     print(f"{'temperature':>15} {'Pearson, first order':>21} {'Pearson, Newton':>16}")
     actual_cache, panels = {}, {}
     for temperature in TEMPERATURES:

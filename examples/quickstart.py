@@ -26,15 +26,19 @@ train, test = order[:450], order[450:]
 model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-10, max_iter=1000))
 start = time.perf_counter()
 inf = InfluenceEstimator(model).fit(X[train], y[train])
-print(f"Fitted on {len(train)} patients in {time.perf_counter() - start:.2f} s; "
-      f"test accuracy {inf.score(X[test], y[test]):.3f}")
+print(
+    f"Fitted on {len(train)} patients in {time.perf_counter() - start:.2f} s; "
+    f"test accuracy {inf.score(X[test], y[test]):.3f}"
+)
 
 # The test patient with the highest loss: the one the model gets most wrong.
 test_loss = inf.loss(X[test], y[test])
 j = int(np.argmax(test_loss))
 p_true = np.exp(-test_loss[j])
-print(f"\nQuery: test patient #{test[j]}, truly {names[y[test[j]]]}, "
-      f"model gives it p = {p_true:.3f} (loss {test_loss[j]:.3f})")
+print(
+    f"\nQuery: test patient #{test[j]}, truly {names[y[test[j]]]}, "
+    f"model gives it p = {p_true:.3f} (loss {test_loss[j]:.3f})"
+)
 
 query = X[test[[j]]], y[test[[j]]]
 influence = inf.influence(*query)[0]  # > 0: up-weighting the row raises the loss (harmful)
@@ -53,8 +57,10 @@ first_order = inf.leave_one_out(*query, method="influence", indices=top)[0]
 print(f"\nValidation on the 40 most influential rows ({refit_seconds:.2f} s of refits):")
 print(f"  Pearson(first-order influence, actual refits) = {np.corrcoef(first_order, actual)[0, 1]:.4f}")
 print(f"  Pearson(Newton step,           actual refits) = {np.corrcoef(loo[top], actual)[0, 1]:.4f}")
-print(f"  largest |Newton − actual| = {np.abs(loo[top] - actual).max():.2e} "
-      f"(largest |actual| = {np.abs(actual).max():.2e})")
+print(
+    f"  largest |Newton − actual| = {np.abs(loo[top] - actual).max():.2e} "
+    f"(largest |actual| = {np.abs(actual).max():.2e})"
+)
 
 features = ["mean radius", "mean concave points", "worst texture"]
 columns = [list(data.feature_names).index(f) for f in features]
@@ -75,5 +81,7 @@ table("Most harmful training patients (removing them lowers this patient's loss)
 table("Most helpful training patients (removing them raises this patient's loss):", np.argsort(-loo)[:5])
 query_values = "  ".join(f"{X[test[j], c]:.3f}" for c in columns)
 print(f"\nQuery patient's {', '.join(features)}: {query_values}")
-print("\nSelf-influence (mislabel candidates): training rows "
-      f"{train[np.argsort(-inf.self_influence())[:5]].tolist()} are the hardest for the others to explain.")
+print(
+    "\nSelf-influence (mislabel candidates): training rows "
+    f"{train[np.argsort(-inf.self_influence())[:5]].tolist()} are the hardest for the others to explain."
+)

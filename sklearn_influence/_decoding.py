@@ -119,14 +119,11 @@ def _decode_least_squares(model, y, sample_weight, smoothing):
     alphas = np.unique(np.asarray(getattr(model, "alpha", 0.0), dtype=float))
     if alphas.size != 1:
         raise ValueError(
-            f"Ridge with a different alpha per target (alpha={model.alpha!r}) is not supported; "
-            "use a scalar alpha."
+            f"Ridge with a different alpha per target (alpha={model.alpha!r}) is not supported; use a scalar alpha."
         )
     alpha = float(alphas[0])
     if getattr(model, "positive", False):
-        raise ValueError(
-            f"{type(model).__name__}(positive=True) is a constrained fit and is not supported."
-        )
+        raise ValueError(f"{type(model).__name__}(positive=True) is a constrained fit and is not supported.")
     n_outputs = 1 if np.ndim(model.coef_) == 1 else model.coef_.shape[0]
     coef = np.asarray(model.coef_, dtype=float).reshape(n_outputs, -1)
     coef = _stack_intercept(coef, np.ravel(model.intercept_), model.fit_intercept)

@@ -27,8 +27,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._design import LinearDesign
 from ._decoding import objective_from_estimator, public_params
+from ._design import LinearDesign
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver
 
@@ -88,9 +88,10 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     estimator : estimator object
         ``LogisticRegression`` (L2 or no penalty), ``Ridge`` (scalar alpha),
         ``LinearRegression``, ``SmoothHingeClassifier``, ``LinearSVC``, ``SGDClassifier``
-        (smooth or smoothed losses, L2) or ``SVC(kernel="linear")``; or a ``Pipeline`` whose last step is one of them (its
-        fitted transformers are treated as fixed, and queries are given in raw feature
-        space); or ``FrozenEstimator(prefit_model)`` for a model that is already fitted.
+        (smooth or smoothed losses, L2) or ``SVC(kernel="linear")``; or a ``Pipeline``
+        whose last step is one of them (its fitted transformers are treated as fixed, and
+        queries are given in raw feature space); or ``FrozenEstimator(prefit_model)``
+        for a model that is already fitted.
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
         factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
@@ -125,8 +126,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         Influence assumes ``θ̂`` is a stationary point.
     relative_gradient_norm_ : float
         ``gradient_norm_`` divided by the mean norm of one row's gradient term
-        ``s_i ||g_i||`` (over the rows where it is non-zero). Leave-one-out estimates are off by roughly this fraction of a
-        typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``
+        ``s_i ||g_i||`` (over the rows where it is non-zero). Leave-one-out estimates are
+        off by roughly this fraction of a typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``
         (not under ``smoothing`` of a hinge model, whose fit is by design not stationary
         for the smoothed objective).
     solver_ : {"exact", "cg"}
@@ -283,9 +284,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
             return np.ones(n_samples)
         weights = np.asarray(sample_weight, dtype=float)
         if weights.shape != (n_samples,):
-            raise ValueError(
-                f"sample_weight must have shape ({n_samples},) to match X; got shape {weights.shape}."
-            )
+            raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got shape {weights.shape}.")
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError("sample_weight must contain finite, non-negative numbers.")
         return weights
@@ -297,9 +296,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         else:
             Xt = check_array(prefix.transform(X), accept_sparse="csr", dtype=np.float64)
         if n_features is not None and Xt.shape[1] != n_features:
-            raise ValueError(
-                f"X has {Xt.shape[1]} features after preprocessing, but the model expects {n_features}."
-            )
+            raise ValueError(f"X has {Xt.shape[1]} features after preprocessing, but the model expects {n_features}.")
         if sp.issparse(Xt):
             Xt = sp.csr_matrix(Xt)
         return Xt

@@ -32,6 +32,7 @@ import inspect
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
+
 class LinearObjective:
     """The sum-form objective of a fitted linear model, in identified coordinates.
 
@@ -164,9 +165,7 @@ class LinearObjective:
         diag = self.penalty + damping
         if self.separable:
             return design.squared_column_sums(curvature) + diag
-        return np.concatenate(
-            [design.squared_column_sums(curvature[:, k, k]) + diag for k in range(self.n_outputs)]
-        )
+        return np.concatenate([design.squared_column_sums(curvature[:, k, k]) + diag for k in range(self.n_outputs)])
 
     def hessian_product(self, design, curvature, V, damping=0.0):
         """Matrix-free ``H V`` for ``V`` of shape (r, n_outputs, n_columns) (H never formed)."""

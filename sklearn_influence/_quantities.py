@@ -343,7 +343,8 @@ class InfluenceQuantitiesMixin:
         """Koh & Liang's ``I_pert,loss``: how each query loss moves as a training row's features move.
 
         .. math::
-            \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j) = -n \\, g_j^\\top H^{-1} \\nabla_x \\nabla_θ \\ell(z_i, \\hat θ)
+            \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)
+                = -n \\, g_j^\\top H^{-1} \\nabla_x \\nabla_θ \\ell(z_i, \\hat θ)
 
         Entry ``[j, i, c]`` divided by ``n`` is the derivative of the loss at query ``j``
         with respect to feature ``c`` of training row ``i`` (unit weight), after refitting.

@@ -156,8 +156,7 @@ class CGSolver(_Solver):
         super().__init__(n_outputs, n_columns, separable)
         if np.any(diagonal <= 0):
             raise ValueError(
-                f"The Hessian has a non-positive diagonal entry (min {diagonal.min():.3g}). "
-                f"{_SINGULAR_REMEDY}"
+                f"The Hessian has a non-positive diagonal entry (min {diagonal.min():.3g}). {_SINGULAR_REMEDY}"
             )
         self.hessian_product = hessian_product
         self.inverse_diagonal = 1.0 / diagonal
@@ -167,7 +166,9 @@ class CGSolver(_Solver):
         self.max_iter = 10 * diagonal.shape[0] if max_iter is None else max_iter
 
     def _block_size(self):
-        per_system = 8 * (2 * self.n_samples * (1 if self.separable else self.n_outputs) + 6 * self.inverse_diagonal.size)
+        per_system = 8 * (
+            2 * self.n_samples * (1 if self.separable else self.n_outputs) + 6 * self.inverse_diagonal.size
+        )
         return max(1, int(get_config()["working_memory"] * 2**20 // per_system))
 
     def _solve_rows(self, rows):

@@ -124,7 +124,8 @@ class SmoothHingeClassifier(ClassifierMixin, BaseEstimator):
             weights = np.asarray(sample_weight, dtype=float)
             if weights.shape != (X.shape[0],) or np.any(weights < 0) or not np.all(np.isfinite(weights)):
                 raise ValueError(
-                    f"sample_weight must be finite, non-negative and of shape ({X.shape[0]},); got shape {weights.shape}."
+                    f"sample_weight must be finite, non-negative and of shape ({X.shape[0]},); "
+                    f"got shape {weights.shape}."
                 )
             if not np.any(weights > 0):
                 raise ValueError("sample_weight is zero for every row: there is nothing to fit.")

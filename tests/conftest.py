@@ -87,5 +87,3 @@ def pearson(a, b):
 @pytest.fixture
 def rng():
     return np.random.default_rng(SEED)
-
-

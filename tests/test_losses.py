@@ -61,8 +61,10 @@ def test_sum_zero_basis_is_orthonormal_and_centred():
 def test_targets_broadcast_against_many_parameter_vectors(loss, rng):
     k = 2 if isinstance(loss, MultinomialLogLoss) else (1 if isinstance(loss, BinomialLogLoss) else 2)
     f = rng.normal(size=(3, 5, k))
-    t = rng.normal(size=(3, k)) if isinstance(loss, SquaredError) else rng.integers(0, k + 1, 3).astype(
-        float if isinstance(loss, BinomialLogLoss) else int
+    t = (
+        rng.normal(size=(3, k))
+        if isinstance(loss, SquaredError)
+        else rng.integers(0, k + 1, 3).astype(float if isinstance(loss, BinomialLogLoss) else int)
     )
     t_b = np.expand_dims(t, 1)
     pairwise = loss.loss(t_b, f)
@@ -93,7 +95,7 @@ def _margin_cases(rng):
 
 
 def test_margin_losses_match_finite_differences(rng):
-    from sklearn_influence._losses import SquaredHingeMargin, ModifiedHuberMargin
+    from sklearn_influence._losses import ModifiedHuberMargin, SquaredHingeMargin
 
     for loss, t, f in _margin_cases(rng):
         numeric_grad = _finite_difference(lambda g: loss.loss(t, g), f)

@@ -6,11 +6,11 @@ from copy import deepcopy
 
 import numpy as np
 import pytest
+from conftest import sklearn_loss, tight_logistic
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, LogisticRegressionCV, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 
-from conftest import sklearn_loss, tight_logistic
 from sklearn_influence import InfluenceEstimator
 from sklearn_influence._design import LinearDesign
 
@@ -116,7 +116,9 @@ def _set_public_params(model, theta):
     ids=["binary", "multinomial", "multinomial-no-intercept", "ridge-multi-output"],
 )
 def test_per_sample_gradients_match_finite_differences(make, binary_data, multiclass_data, regression_data):
-    estimator, (X, y, _, _) = make({"binary": binary_data, "multiclass": multiclass_data, "regression": regression_data})
+    estimator, (X, y, _, _) = make(
+        {"binary": binary_data, "multiclass": multiclass_data, "regression": regression_data}
+    )
     inf = InfluenceEstimator(estimator).fit(X, y)
     rows = np.arange(5)
     objective = inf._objective

@@ -1,11 +1,11 @@
 """Property-based checks (hypothesis) on random problems: each property holds for any data."""
 
 import numpy as np
+from conftest import sklearn_params, tight_logistic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
-from conftest import sklearn_params, tight_logistic
 from sklearn_influence import InfluenceEstimator
 
 problems = st.tuples(
@@ -29,7 +29,9 @@ def test_ridge_newton_equals_refit_for_any_data(problem):
     keep = np.arange(n) != i
     refit = Ridge(alpha=alpha, solver="cholesky").fit(X[keep], y[keep], sample_weight=weight[keep])
     predicted = inf.leave_one_out_params(method="newton", indices=[i])[0]
-    np.testing.assert_allclose(predicted, sklearn_params(refit) - inf.params_, atol=1e-8 * (1 + np.abs(inf.params_).max()))
+    np.testing.assert_allclose(
+        predicted, sklearn_params(refit) - inf.params_, atol=1e-8 * (1 + np.abs(inf.params_).max())
+    )
 
 
 @settings(max_examples=25, deadline=None)

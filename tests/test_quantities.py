@@ -6,12 +6,11 @@ itself by design."""
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from conftest import pearson, refit_leave_one_out, sklearn_loss, sklearn_params, spread_rows, tight_logistic
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, Ridge
 
-from conftest import pearson, refit_leave_one_out, sklearn_loss, sklearn_params, spread_rows, tight_logistic
 from sklearn_influence import InfluenceEstimator
-
 
 
 def test_ridge_newton_leave_one_out_is_exact(regression_data):
@@ -158,8 +157,10 @@ def test_zero_weight_equals_removing_the_row(binary_data):
     np.testing.assert_allclose(weighted.leave_one_out(Xq, yq, method="newton")[:, 7], 0.0, atol=1e-12)
     # and leaving out any other row gives the same as leaving it out of the data without row 7
     np.testing.assert_allclose(
-        weighted.leave_one_out(Xq, yq, method="newton")[:, keep], removed.leave_one_out(Xq, yq, method="newton"),
-        rtol=1e-6, atol=1e-12,
+        weighted.leave_one_out(Xq, yq, method="newton")[:, keep],
+        removed.leave_one_out(Xq, yq, method="newton"),
+        rtol=1e-6,
+        atol=1e-12,
     )
 
 
@@ -179,7 +180,9 @@ def test_integer_weight_equals_repeated_row(regression_data):
     keep = np.arange(len(y)) != 4
     gone = Ridge(alpha=0.5).fit(X[keep], y[keep])
     np.testing.assert_allclose(
-        weighted.leave_one_out_params(method="newton", indices=[4])[0], sklearn_params(gone) - weighted.params_, atol=1e-9
+        weighted.leave_one_out_params(method="newton", indices=[4])[0],
+        sklearn_params(gone) - weighted.params_,
+        atol=1e-9,
     )
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import tight_logistic
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, Ridge
 
-from conftest import tight_logistic
 from sklearn_influence import InfluenceEstimator
 
 
@@ -110,6 +110,8 @@ def test_sparse_input_stays_sparse_and_matches_dense(binary_data):
             np.testing.assert_allclose(sparse.influence(fmt(Xq), yq), dense.influence(Xq, yq), rtol=1e-6, atol=1e-9)
             np.testing.assert_allclose(sparse.self_influence(), dense.self_influence(), rtol=1e-6)
             np.testing.assert_allclose(
-                sparse.leave_one_out(fmt(Xq), yq, method="newton"), dense.leave_one_out(Xq, yq, method="newton"),
-                rtol=1e-6, atol=1e-9,
+                sparse.leave_one_out(fmt(Xq), yq, method="newton"),
+                dense.leave_one_out(Xq, yq, method="newton"),
+                rtol=1e-6,
+                atol=1e-9,
             )

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import pearson, refit_leave_one_out, sklearn_params, spread_rows
 from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -14,7 +15,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import pearson, refit_leave_one_out, sklearn_params, spread_rows
 from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
 
 
@@ -53,7 +53,9 @@ def test_smooth_hinge_tends_to_the_hinge_svm(binary_data):
     errors = []
     for temperature in [0.1, 0.01, 0.001]:
         smooth = SmoothHingeClassifier(C=0.5, temperature=temperature).fit(X, y)
-        errors.append(np.linalg.norm(sklearn_params(smooth) - sklearn_params(svm)) / np.linalg.norm(sklearn_params(svm)))
+        errors.append(
+            np.linalg.norm(sklearn_params(smooth) - sklearn_params(svm)) / np.linalg.norm(sklearn_params(svm))
+        )
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-2
 
 
@@ -71,7 +73,9 @@ def test_smooth_hinge_weight_derivative_equals_influence_over_n(kind, binary_dat
             weight[i] += sign * eps
             fits.append(clone(estimator).fit(X, y, sample_weight=weight))
         dparams = (sklearn_params(fits[0]) - sklearn_params(fits[1])) / (2 * eps)
-        dloss = (smooth_hinge_loss_rows(fits[0], Xq, yq, 0.1) - smooth_hinge_loss_rows(fits[1], Xq, yq, 0.1)) / (2 * eps)
+        dloss = (smooth_hinge_loss_rows(fits[0], Xq, yq, 0.1) - smooth_hinge_loss_rows(fits[1], Xq, yq, 0.1)) / (
+            2 * eps
+        )
         np.testing.assert_allclose(inf.influence_params(indices=[i])[0] / n, dparams, atol=1e-5 * np.abs(dparams).max())
         np.testing.assert_allclose(inf.influence(Xq, yq, indices=[i])[:, 0] / n, dloss, atol=1e-5 * np.abs(dloss).max())
 
@@ -133,7 +137,13 @@ def _decoded_minimiser(inf):
             design, inf._targets, inf._weights
         ).ravel()
 
-    result = minimize(value_and_gradient, start.ravel(), jac=True, method="L-BFGS-B", options=dict(gtol=1e-12, ftol=1e-16, maxiter=10_000))
+    result = minimize(
+        value_and_gradient,
+        start.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(gtol=1e-12, ftol=1e-16, maxiter=10_000),
+    )
     objective.coef = start
     return result.x
 
@@ -143,7 +153,16 @@ def test_sgd_minimises_the_decoded_objective(loss, binary_data):
     """Averaged SGD lands within its own noise (~1 %) of the decoded objective's minimiser;
     reading the penalty without the factor n would put it 30× further away."""
     X, y, _, _ = binary_data
-    sgd = SGDClassifier(loss=loss, alpha=0.01, max_iter=5000, tol=None, learning_rate="constant", eta0=1e-3, average=True, random_state=0)
+    sgd = SGDClassifier(
+        loss=loss,
+        alpha=0.01,
+        max_iter=5000,
+        tol=None,
+        learning_rate="constant",
+        eta0=1e-3,
+        average=True,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         inf = InfluenceEstimator(sgd).fit(X, y)
@@ -222,7 +241,10 @@ def test_smoothing_overrides_the_temperature(binary_data):
 def test_kernel_svm_through_nystroem_pipeline(binary_data):
     """The paper's RBF SVM: a Nystroem feature map (held fixed) and a smooth-hinge SVM, wrapped whole."""
     X, y, Xq, yq = binary_data
-    pipe = make_pipeline(Nystroem(kernel="rbf", gamma=0.1, n_components=60, random_state=0), SmoothHingeClassifier(C=0.5, temperature=0.1))
+    pipe = make_pipeline(
+        Nystroem(kernel="rbf", gamma=0.1, n_components=60, random_state=0),
+        SmoothHingeClassifier(C=0.5, temperature=0.1),
+    )
     inf = InfluenceEstimator(pipe).fit(X, y)
     features = inf.estimator_[0].transform(X)
     rows = spread_rows(len(y), 20)
