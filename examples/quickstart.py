@@ -44,14 +44,17 @@ query = X[test[[j]]], y[test[[j]]]
 influence = inf.influence(*query)[0]  # > 0: up-weighting the row raises the loss (harmful)
 loo = inf.leave_one_out(*query, method="newton")[0]  # > 0: removing the row raises the loss (helpful)
 
-# Validate against the truth: refit without each of the 40 most influential rows.
+# Validate against the truth: refit without each of the 40 most influential rows. Influence
+# holds the pipeline's fitted scaler fixed, so the refits do too: only the model is refitted.
 top = np.argsort(-np.abs(influence))[:40]
+scaler, logistic = inf.estimator_[0], inf.estimator_[-1]
+X_train_scaled, x_query_scaled = scaler.transform(X[train]), scaler.transform(query[0])
 actual = np.empty(len(top))
 start = time.perf_counter()
 for a, i in enumerate(top):
     keep = np.arange(len(train)) != i
-    refit = clone(model).fit(X[train][keep], y[train][keep])
-    actual[a] = -np.log(refit.predict_proba(query[0])[0, query[1][0]]) - test_loss[j]
+    refit = clone(logistic).fit(X_train_scaled[keep], y[train][keep])
+    actual[a] = -np.log(refit.predict_proba(x_query_scaled)[0, query[1][0]]) - test_loss[j]
 refit_seconds = time.perf_counter() - start
 first_order = inf.leave_one_out(*query, method="influence", indices=top)[0]
 print(f"\nValidation on the 40 most influential rows ({refit_seconds:.2f} s of refits):")
