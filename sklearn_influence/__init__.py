@@ -5,9 +5,18 @@ Koh & Liang's influence functions as a scikit-learn meta-estimator, with exact
 leave-one-out for least squares and Newton-step leave-one-out for logistic models.
 """
 
+from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
+from ._mlp import flatten_mlp_params, unflatten_mlp_params
 from ._svm import SmoothHingeClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["InfluenceEstimator", "SmoothHingeClassifier", "__version__"]
+__all__ = [
+    "AutogradModel",
+    "InfluenceEstimator",
+    "SmoothHingeClassifier",
+    "flatten_mlp_params",
+    "unflatten_mlp_params",
+    "__version__",
+]

@@ -15,9 +15,12 @@ Every scaling convention of scikit-learn is resolved here and nowhere else:
 
 import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SGDClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.class_weight import compute_class_weight
 
+from ._autograd import AutogradObjective
+from ._custom import AutogradModel
 from ._losses import (
     BinomialLogLoss,
     LogisticMargin,
@@ -28,6 +31,7 @@ from ._losses import (
     SquaredError,
     SquaredHingeMargin,
 )
+from ._mlp import MLPObjective, flatten_mlp_params
 from ._objectives import LinearObjective, class_weighted
 from ._svm import SmoothHingeClassifier
 
@@ -36,7 +40,8 @@ SUPPORTED_ESTIMATORS = (
     "decoded with its penalised intercept), Ridge (scalar alpha), LinearRegression, "
     "SmoothHingeClassifier, LinearSVC (hinge with smoothing, or squared_hinge; L2; one-vs-rest), "
     "SGDClassifier (hinge with smoothing, log_loss, modified_huber, squared_hinge; L2 or no penalty), "
-    "SVC(kernel='linear') (with smoothing)"
+    "SVC(kernel='linear') (with smoothing), MLPClassifier / MLPRegressor (with damping), "
+    "AutogradModel (any differentiable per-sample loss)"
 )
 
 
@@ -45,7 +50,16 @@ def _fits_intercept(model):
 
 
 def public_params(model):
-    """``concatenate([coef_.ravel(), intercept_.ravel()])`` of a fitted linear model."""
+    """The fitted parameters in the library's layout.
+
+    ``concatenate([coef_.ravel(), intercept_.ravel()])`` for a linear model; every layer's
+    ``coefs_`` then every layer's ``intercepts_`` for an MLP; ``params_`` for an
+    :class:`AutogradModel`.
+    """
+    if isinstance(model, AutogradModel):
+        return np.asarray(model.params_, dtype=float)
+    if hasattr(model, "coefs_"):
+        return flatten_mlp_params(model.coefs_, model.intercepts_).astype(float)
     coef = np.asarray(model.coef_, dtype=float).ravel()
     if not _fits_intercept(model):
         return coef
@@ -232,6 +246,28 @@ def _decode_svc(model, y, sample_weight, smoothing):
     return objective, sample_weight * model.class_weight_[np.searchsorted(model.classes_, y)]
 
 
+def _decode_mlp(model, y, sample_weight, smoothing):
+    _refuse_smoothing(model, smoothing)
+    network = MLPObjective(model)
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        y = np.asarray(y, dtype=float)
+    objective = AutogradObjective(
+        network.losses,
+        network.theta,
+        penalty=network.penalty,
+        per_sample_gradients=network.per_sample_gradients,
+        classes=classes,
+        target_shape=None if classes is not None else (-1, network.shapes[-1][1]),
+    )
+    return objective, sample_weight
+
+
+def _decode_autograd_model(model, y, sample_weight, smoothing):
+    _refuse_smoothing(model, smoothing)
+    return AutogradObjective(model.loss, model.params_, penalty=model.penalty), sample_weight
+
+
 _DECODERS = {
     LogisticRegression: _decode_logistic,
     Ridge: _decode_least_squares,
@@ -240,6 +276,9 @@ _DECODERS = {
     LinearSVC: _decode_linear_svc,
     SGDClassifier: _decode_sgd,
     SVC: _decode_svc,
+    MLPClassifier: _decode_mlp,
+    MLPRegressor: _decode_mlp,
+    AutogradModel: _decode_autograd_model,
 }
 
 

@@ -28,7 +28,6 @@ from sklearn.utils.validation import (
 )
 
 from ._decoding import objective_from_estimator, public_params
-from ._design import LinearDesign
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver
 
@@ -245,8 +244,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         weights = self._check_sample_weight(sample_weight, Xt.shape[0])
 
         objective, weights = objective_from_estimator(model, y, weights, self.smoothing)
-        design = LinearDesign(Xt, objective.fit_intercept)
         targets = objective.encode(y)
+        design = objective.design(Xt, targets)
         raw = objective.raw(design)
         residuals = objective.loss.gradient(targets, raw)
         curvature = objective.curvature_weights(targets, raw, weights)
@@ -258,7 +257,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         self.solver_ = self._resolve_solver(objective)
         if self.solver_ == "exact":
             hessian = objective.hessian(design, curvature, self.damping)
-            self._solver = ExactSolver(hessian, objective.n_outputs, objective.n_columns, objective.separable)
+            self._solver = ExactSolver(
+                hessian, objective.n_outputs, objective.n_columns, objective.separable, damping=self.damping
+            )
         else:
             self._solver = CGSolver(
                 functools.partial(objective.hessian_product, design, curvature, damping=self.damping),

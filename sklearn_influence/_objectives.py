@@ -32,6 +32,8 @@ import inspect
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
+from ._design import LinearDesign
+
 
 class LinearObjective:
     """The sum-form objective of a fitted linear model, in identified coordinates.
@@ -109,6 +111,10 @@ class LinearObjective:
                 f"the training classes are {self.classes.tolist()}."
             )
         return self.loss.encode(index)
+
+    def design(self, X, targets):
+        """The rows the engine works with: ``X̃ = [X, 1]`` (the targets enter through the residuals)."""
+        return LinearDesign(X, self.fit_intercept)
 
     # --- pointwise quantities ---------------------------------------------------------
     def raw(self, design):

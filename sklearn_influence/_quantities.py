@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import LinearDesign, row_chunks
+from ._design import row_chunks
 
 _METHODS = ("influence", "newton")
 
@@ -38,8 +38,8 @@ class InfluenceQuantitiesMixin:
             raise ValueError(f"X and y have inconsistent numbers of rows: {Xt.shape[0]} and {y.shape[0]}.")
         if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
             raise ValueError("y contains NaN or infinity.")
-        design = LinearDesign(Xt, objective.fit_intercept)
         targets = objective.encode(y)
+        design = objective.design(Xt, targets)
         raw = objective.raw(design)
         return _Query(design, targets, raw, objective.loss.gradient(targets, raw))
 
@@ -368,6 +368,13 @@ class InfluenceQuantitiesMixin:
         query = self._query(X, y)
         rows = self._training_rows(indices)
         objective = self._objective
+        if hasattr(objective, "input_gradient_products"):  # a differentiable model: through autograd
+            solved = self._solved_query_gradients(query)[:, 0, :]
+            out = np.empty((solved.shape[0], len(rows), self._design.n_features))
+            for chunk, chunk_rows in self._chunks(rows, solved.shape[0] * self._design.n_features):
+                design = self._design.take(chunk_rows)
+                out[:, chunk] = objective.input_gradient_products(design.X, design.targets, solved)
+            return -self._design.n_samples * out
         k_out, n_col = objective.n_outputs, objective.n_columns
         input_coef = objective.input_coef
         n_features = input_coef.shape[1]

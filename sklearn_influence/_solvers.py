@@ -13,7 +13,7 @@ self-influence and the Newton leave-one-out step need.
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, cholesky, lapack, solve_triangular
+from scipy.linalg import LinAlgError, cholesky, eigvalsh, lapack, solve_triangular
 from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
 
@@ -81,13 +81,17 @@ class ExactSolver(_Solver):
         If ``hessian`` is singular or too ill-conditioned to invert reliably.
     """
 
-    def __init__(self, hessian, n_outputs, n_columns, separable):
+    def __init__(self, hessian, n_outputs, n_columns, separable, damping=0.0):
         super().__init__(n_outputs, n_columns, separable)
         try:
             self.lower = cholesky(hessian, lower=True, check_finite=True)
         except LinAlgError:
+            smallest = eigvalsh(hessian, subset_by_index=[0, 0])[0] - damping
             raise ValueError(
-                f"The Hessian of the training objective is not positive definite. {_SINGULAR_REMEDY}"
+                f"The Hessian plus damping·I is not positive definite: the Hessian's smallest eigenvalue is "
+                f"{smallest:.3g} and damping={damping:g}. A non-convex model (a neural network) needs "
+                f"damping > {-smallest:.3g} (e.g. damping={max(2 * -smallest, 1e-8):.2g}); a convex one is "
+                f"singular here. {_SINGULAR_REMEDY}"
             ) from None
         rcond, _ = lapack.dpocon(self.lower, np.abs(hessian).sum(axis=0).max(), uplo="L")
         self.rcond = rcond

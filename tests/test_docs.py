@@ -16,7 +16,14 @@ def test_docstring_examples_run():
 
 
 def test_public_names_are_exported():
-    assert sklearn_influence.__all__ == ["InfluenceEstimator", "SmoothHingeClassifier", "__version__"]
+    assert set(sklearn_influence.__all__) == {
+        "AutogradModel",
+        "InfluenceEstimator",
+        "SmoothHingeClassifier",
+        "flatten_mlp_params",
+        "unflatten_mlp_params",
+        "__version__",
+    }
 
 
 def test_readme_quickstart_holds_exactly_two_commands():
