@@ -14,7 +14,19 @@ Every scaling convention of scikit-learn is resolved here and nowhere else:
 """
 
 import numpy as np
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SGDClassifier
+from sklearn.linear_model import (
+    GammaRegressor,
+    LinearRegression,
+    LogisticRegression,
+    LogisticRegressionCV,
+    PoissonRegressor,
+    Ridge,
+    RidgeClassifier,
+    RidgeCV,
+    SGDClassifier,
+    SGDRegressor,
+    TweedieRegressor,
+)
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.class_weight import compute_class_weight
@@ -23,13 +35,17 @@ from ._autograd import AutogradObjective
 from ._custom import AutogradModel
 from ._losses import (
     BinomialLogLoss,
+    HalfTweedieLoss,
+    HuberResidualLoss,
     LogisticMargin,
     MarginLoss,
     ModifiedHuberMargin,
     MultinomialLogLoss,
     SmoothHingeMargin,
+    SquaredEpsilonInsensitiveLoss,
     SquaredError,
     SquaredHingeMargin,
+    plus_minus_codes,
 )
 from ._mlp import MLPObjective, flatten_mlp_params
 from ._objectives import LinearObjective, class_weighted
@@ -41,7 +57,9 @@ SUPPORTED_ESTIMATORS = (
     "SmoothHingeClassifier, LinearSVC (hinge with smoothing, or squared_hinge; L2; one-vs-rest), "
     "SGDClassifier (hinge with smoothing, log_loss, modified_huber, squared_hinge; L2 or no penalty), "
     "SVC(kernel='linear') (with smoothing), MLPClassifier / MLPRegressor (with damping), "
-    "AutogradModel (any differentiable per-sample loss)"
+    "AutogradModel (any differentiable per-sample loss), PoissonRegressor, GammaRegressor, "
+    "TweedieRegressor (log link, or identity with power=0), RidgeClassifier, RidgeCV, "
+    "LogisticRegressionCV (refit=True), SGDRegressor (squared_error, huber, squared_epsilon_insensitive)"
 )
 
 
@@ -268,6 +286,106 @@ def _decode_autograd_model(model, y, sample_weight, smoothing):
     return AutogradObjective(model.loss, model.params_, penalty=model.penalty), sample_weight
 
 
+def _decode_glm(model, y, sample_weight, smoothing):
+    """GLMs minimise (1/Σs) Σ s ½deviance + ½α||w||²: in sum form λ = α·Σs."""
+    _refuse_smoothing(model, smoothing)
+    power = {PoissonRegressor: 1.0, GammaRegressor: 2.0}.get(type(model), getattr(model, "power", None))
+    link = getattr(model, "link", "auto")
+    if link == "auto":
+        link = "identity" if power <= 0 else "log"
+    if link == "identity" and power == 0:
+        loss = SquaredError(halved=True)
+    elif link == "log" and power >= 1:
+        loss = HalfTweedieLoss(power)
+    else:
+        raise ValueError(
+            f"{type(model).__name__}(power={power}, link={link!r}) is not supported: use the log link with "
+            "power >= 1, or power=0 with the identity link."
+        )
+    coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
+    penalty = np.full(coef.shape[1], model.alpha * sample_weight.sum())
+    if model.fit_intercept:
+        penalty[-1] = 0.0
+    return LinearObjective(loss, coef, penalty, model.fit_intercept), sample_weight
+
+
+def _decode_ridge_classifier(model, y, sample_weight, smoothing):
+    """Ridge on ±1 codes of the classes (one column for two classes, one per class otherwise)."""
+    _refuse_smoothing(model, smoothing)
+    coef = _stack_intercept(np.atleast_2d(model.coef_), np.ravel(model.intercept_), model.fit_intercept)
+    penalty = np.full(coef.shape[1], 2.0 * float(model.alpha))
+    if model.fit_intercept:
+        penalty[-1] = 0.0
+    loss = _CodedSquaredError(len(model.classes_))
+    objective = LinearObjective(loss, coef, penalty, model.fit_intercept, classes=model.classes_)
+    if model.class_weight is None:
+        return objective, sample_weight
+    per_class = compute_class_weight(model.class_weight, classes=model.classes_, y=y)  # as compute_sample_weight
+    return objective, sample_weight * per_class[np.searchsorted(model.classes_, y)]
+
+
+class _CodedSquaredError(SquaredError):
+    """Un-halved squared error on ±1 class codes (``RidgeClassifier``'s data term)."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.n_classes = n_classes
+
+    def encode(self, index):
+        return plus_minus_codes(index, self.n_classes)
+
+
+def _decode_ridge_cv(model, y, sample_weight, smoothing):
+    if np.ndim(model.alpha_) != 0:
+        raise ValueError("RidgeCV(alpha_per_target=True) is not supported; use a scalar alpha.")
+    return _decode_least_squares(_Held(model, alpha=float(model.alpha_)), y, sample_weight, smoothing)
+
+
+def _decode_logistic_cv(model, y, sample_weight, smoothing):
+    if not model.refit:
+        raise ValueError(
+            "LogisticRegressionCV(refit=False) averages the folds' coefficients, which minimise no single "
+            "objective; use refit=True."
+        )
+    C = float(np.ravel(model.C_)[0])
+    l1_ratio = np.ravel(getattr(model, "l1_ratio_", [0.0]))[0]
+    held = _Held(model, C=C, l1_ratio=0.0 if l1_ratio is None else float(l1_ratio), multi_class="auto")
+    return _decode_logistic(held, y, sample_weight, smoothing)
+
+
+class _Held:
+    """A fitted CV estimator seen as its final model: the chosen hyper-parameters held fixed."""
+
+    def __init__(self, model, **chosen):
+        self._model = model
+        self._chosen = chosen
+
+    def __getattr__(self, name):
+        if name in self._chosen:
+            return self._chosen[name]
+        return getattr(self._model, name)
+
+
+def _decode_sgd_regressor(model, y, sample_weight, smoothing):
+    _refuse_smoothing(model, smoothing)
+    if model.penalty not in ("l2", None):
+        raise ValueError(f"SGDRegressor(penalty={model.penalty!r}) is not supported; use penalty='l2' or None.")
+    losses = {
+        "squared_error": lambda: SquaredError(halved=True),
+        "huber": lambda: HuberResidualLoss(model.epsilon),
+        "squared_epsilon_insensitive": lambda: SquaredEpsilonInsensitiveLoss(model.epsilon),
+    }
+    if model.loss not in losses:
+        raise ValueError(
+            f"SGDRegressor(loss={model.loss!r}) is not supported (not differentiable); supported: {list(losses)}."
+        )
+    coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
+    penalty = np.full(coef.shape[1], len(y) * model.alpha if model.penalty == "l2" else 0.0)
+    if model.fit_intercept:
+        penalty[-1] = 0.0
+    return LinearObjective(losses[model.loss](), coef, penalty, model.fit_intercept), sample_weight
+
+
 _DECODERS = {
     LogisticRegression: _decode_logistic,
     Ridge: _decode_least_squares,
@@ -279,6 +397,13 @@ _DECODERS = {
     MLPClassifier: _decode_mlp,
     MLPRegressor: _decode_mlp,
     AutogradModel: _decode_autograd_model,
+    PoissonRegressor: _decode_glm,
+    GammaRegressor: _decode_glm,
+    TweedieRegressor: _decode_glm,
+    RidgeClassifier: _decode_ridge_classifier,
+    RidgeCV: _decode_ridge_cv,
+    LogisticRegressionCV: _decode_logistic_cv,
+    SGDRegressor: _decode_sgd_regressor,
 }
 
 

@@ -140,6 +140,17 @@ class MultinomialLogLoss:
         )
 
 
+def plus_minus_codes(index, n_classes, scheme="ovr"):
+    """±1 codes of class indices: (n, 1) for two classes (+1 for ``classes_[1]``), else (n, K)
+    one-vs-rest, or (n, K(K−1)/2) one-vs-one (+1 / −1 for the pair's first / second class, 0 otherwise)."""
+    if n_classes == 2:
+        return np.where(index == 1, 1.0, -1.0)[:, None]
+    if scheme == "ovr":
+        return np.where(index[:, None] == np.arange(n_classes), 1.0, -1.0)
+    first, second = np.triu_indices(n_classes, 1)
+    return (index[:, None] == first).astype(float) - (index[:, None] == second)
+
+
 def sum_zero_basis(n_classes):
     """Orthonormal basis (K, K - 1) of the vectors in R^K whose entries sum to zero."""
     centering = np.eye(n_classes) - 1.0 / n_classes
@@ -257,13 +268,7 @@ class MarginLoss:
 
     def encode(self, index):
         """Targets of shape (n, n_outputs) from class indices."""
-        k = self.n_classes
-        if k == 2:
-            return np.where(index == 1, 1.0, -1.0)[:, None]
-        if self.scheme == "ovr":
-            return np.where(index[:, None] == np.arange(k), 1.0, -1.0)
-        first, second = np.triu_indices(k, 1)
-        return (index[:, None] == first).astype(float) - (index[:, None] == second)
+        return plus_minus_codes(index, self.n_classes, self.scheme)
 
     def loss(self, t, f):
         return np.sum(t * t * self.margin.value(t * f), axis=-1)
@@ -276,3 +281,86 @@ class MarginLoss:
         if self.isotropic_hessian:
             return diag[..., 0]
         return diag[..., :, None] * np.eye(diag.shape[-1])
+
+
+class HalfTweedieLoss:
+    r"""Half the Tweedie deviance with a log link, ``μ = e^f`` (Poisson for p = 1, Gamma for p = 2).
+
+    .. math::
+        \ell(y, f) = \frac{y^{2-p}}{(1-p)(2-p)} - \frac{y μ^{1-p}}{1-p} + \frac{μ^{2-p}}{2-p},
+        \qquad \partial_f \ell = μ^{2-p} - y μ^{1-p},
+        \qquad \partial_f^2 \ell = (2-p) μ^{2-p} - (1-p) y μ^{1-p}
+
+    with the limits ``y log(y/μ) − y + μ`` (p = 1) and ``log(μ/y) + y/μ − 1`` (p = 2): zero at
+    ``μ = y``. This is the data term of scikit-learn's ``PoissonRegressor``,
+    ``GammaRegressor`` and ``TweedieRegressor(link="log")``.
+
+    Parameters
+    ----------
+    power : float
+        Tweedie power p ≥ 1.
+    """
+
+    isotropic_hessian = True
+
+    def __init__(self, power):
+        self.power = power
+
+    def loss(self, t, f):
+        y, f, p = t[..., 0], f[..., 0], self.power
+        mu = np.exp(f)
+        if p == 1:
+            return np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0) - y + mu
+        if p == 2:
+            return f - np.log(y) + y / mu - 1.0
+        return y ** (2 - p) / ((1 - p) * (2 - p)) - y * mu ** (1 - p) / (1 - p) + mu ** (2 - p) / (2 - p)
+
+    def gradient(self, t, f):
+        p = self.power
+        return np.exp((2 - p) * f) - t * np.exp((1 - p) * f)
+
+    def hessian(self, t, f):
+        p, y, f = self.power, t[..., 0], f[..., 0]
+        return (2 - p) * np.exp((2 - p) * f) - (1 - p) * y * np.exp((1 - p) * f)
+
+
+class HuberResidualLoss:
+    r"""scikit-learn's SGD Huber loss of the residual ``r = y − f``: once differentiable.
+
+    ``ℓ = ½ r²`` for ``|r| ≤ ε``, ``ε |r| − ½ ε²`` beyond; ``∂_f ℓ = −clip(r, −ε, ε)``;
+    generalised second derivative ``[|r| ≤ ε]``.
+    """
+
+    isotropic_hessian = True
+
+    def __init__(self, epsilon):
+        self.epsilon = epsilon
+
+    def loss(self, t, f):
+        r = np.abs(t - f)[..., 0]
+        return np.where(r <= self.epsilon, 0.5 * r**2, self.epsilon * r - 0.5 * self.epsilon**2)
+
+    def gradient(self, t, f):
+        return -np.clip(t - f, -self.epsilon, self.epsilon)
+
+    def hessian(self, t, f):
+        return (np.abs(t - f)[..., 0] <= self.epsilon).astype(float)
+
+
+class SquaredEpsilonInsensitiveLoss:
+    r"""``ℓ = max(0, |y − f| − ε)²``: once differentiable; generalised second derivative ``2·[|r| > ε]``."""
+
+    isotropic_hessian = True
+
+    def __init__(self, epsilon):
+        self.epsilon = epsilon
+
+    def loss(self, t, f):
+        return np.maximum(0.0, np.abs(t - f)[..., 0] - self.epsilon) ** 2
+
+    def gradient(self, t, f):
+        r = t - f
+        return -2.0 * np.sign(r) * np.maximum(0.0, np.abs(r) - self.epsilon)
+
+    def hessian(self, t, f):
+        return 2.0 * (np.abs(t - f)[..., 0] > self.epsilon)
