@@ -14,6 +14,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad, hessian
 
+from ._design import row_chunks
+
 _NEWTON_UNAVAILABLE = (
     "method='newton' needs each row's loss Hessian in closed form, which only the linear models "
     "have; for this model use method='influence'."
@@ -66,7 +68,11 @@ class GradientDesign:
         return np.matmul(V, self.dense().T, out=out)
 
     def squared_row_norms(self):
-        return np.einsum("ij,ij->i", self.dense(), self.dense())
+        norms = np.empty(self.n_samples)
+        for rows in row_chunks(self.n_samples, 8 * self.n_columns):
+            gradients = self.take(rows).dense()
+            norms[rows] = np.einsum("ij,ij->i", gradients, gradients)
+        return norms
 
 
 class PerSampleLoss:
@@ -114,6 +120,9 @@ class AutogradObjective:
     fit_intercept = False
     basis = None
     matches_training_loss = True
+    #: ``solver="auto"`` factorises exactly up to this many parameters: the dense Hessian
+    #: costs one autograd Hessian-vector product per parameter.
+    auto_exact_max_params = 1000
 
     def __init__(self, losses, theta, penalty=None, per_sample_gradients=None, classes=None, target_shape=None):
         self.losses = losses

@@ -31,9 +31,6 @@ from ._decoding import objective_from_estimator, public_params
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver
 
-#: Largest internal parameter count for which ``solver="auto"`` factorises H exactly.
-AUTO_EXACT_MAX_PARAMS = 3000
-
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
 
@@ -96,7 +93,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
         (``scipy.sparse.linalg.cg``'s recurrence, on all right-hand sides at once) on
         matrix-free Hessian products and never forms ``H``. ``"auto"`` is
-        ``"exact"`` up to 3000 parameters, ``"cg"`` beyond.
+        ``"exact"`` up to 3000 parameters for linear models (1000 for autograd models,
+        whose dense Hessian costs one Hessian-vector product per parameter), ``"cg"`` beyond.
     damping : float, default=0.0
         Non-negative ``λ`` added to the Hessian (``H + λI``): regularises a singular or
         ill-conditioned Hessian, at the price of biasing every quantity.
@@ -277,7 +275,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         if self.solver != "auto":
             return self.solver
         n_internal = objective.n_columns * (1 if objective.separable else objective.n_outputs)
-        return "exact" if n_internal <= AUTO_EXACT_MAX_PARAMS else "cg"
+        return "exact" if n_internal <= objective.auto_exact_max_params else "cg"
 
     @staticmethod
     def _check_sample_weight(sample_weight, n_samples):

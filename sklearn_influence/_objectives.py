@@ -58,6 +58,9 @@ class LinearObjective:
         this objective, by design.
     """
 
+    #: ``solver="auto"`` factorises exactly up to this many (internal) parameters.
+    auto_exact_max_params = 3000
+
     def __init__(self, loss, coef, penalty, fit_intercept, classes=None, basis=None, matches_training_loss=True):
         self.loss = loss
         self.coef = coef
