@@ -4,14 +4,17 @@ import doctest
 import pathlib
 import re
 
+import pytest
+
 import sklearn_influence
-from sklearn_influence import _estimator
+from sklearn_influence import _custom, _estimator, _mlp, _svm
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(_estimator, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", [_estimator, _svm, _custom, _mlp], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 
