@@ -13,9 +13,11 @@ Every scaling convention of scikit-learn is resolved here and nowhere else:
 * ``SGDClassifier``: ``(1/n) Σ s L + α ½||w||²`` → λ = n·α.
 """
 
+import autograd.numpy as anp
 import numpy as np
 from sklearn.linear_model import (
     GammaRegressor,
+    HuberRegressor,
     LinearRegression,
     LogisticRegression,
     LogisticRegressionCV,
@@ -76,6 +78,8 @@ def public_params(model):
     """
     if isinstance(model, AutogradModel):
         return np.asarray(model.params_, dtype=float)
+    if isinstance(model, HuberRegressor):  # the scale is a parameter of its objective
+        return np.concatenate([model.coef_, [model.intercept_] if model.fit_intercept else [], [model.scale_]])
     if hasattr(model, "coefs_"):
         return flatten_mlp_params(model.coefs_, model.intercepts_).astype(float)
     coef = np.asarray(model.coef_, dtype=float).ravel()
@@ -386,6 +390,28 @@ def _decode_sgd_regressor(model, y, sample_weight, smoothing):
     return LinearObjective(losses[model.loss](), coef, penalty, model.fit_intercept), sample_weight
 
 
+def _decode_huber(model, y, sample_weight, smoothing):
+    """HuberRegressor minimises Σ s_i (σ + σ H_ε(r_i/σ)) + α||w||² jointly in (w, b, σ).
+
+    ``H_ε(z) = z²`` for ``|z| < ε``, ``2ε|z| − ε²`` beyond: once differentiable, so the
+    Hessian is the generalised one (autograd differentiates each branch). Parameters:
+    ``coef_``, ``intercept_`` (if fitted), ``scale_``.
+    """
+    _refuse_smoothing(model, smoothing)
+    n_features, epsilon, fit_intercept = model.coef_.size, model.epsilon, model.fit_intercept
+
+    def losses(theta, X, y):
+        raw = anp.dot(X, theta[:n_features]) + (theta[n_features] if fit_intercept else 0.0)
+        scale = theta[-1]
+        z = anp.abs(y - raw) / scale
+        return scale + scale * anp.where(z < epsilon, z**2, 2 * epsilon * z - epsilon**2)
+
+    def penalty(theta):
+        return model.alpha * anp.dot(theta[:n_features], theta[:n_features])
+
+    return AutogradObjective(losses, public_params(model), penalty=penalty), sample_weight
+
+
 _DECODERS = {
     LogisticRegression: _decode_logistic,
     Ridge: _decode_least_squares,
@@ -404,6 +430,7 @@ _DECODERS = {
     RidgeCV: _decode_ridge_cv,
     LogisticRegressionCV: _decode_logistic_cv,
     SGDRegressor: _decode_sgd_regressor,
+    HuberRegressor: _decode_huber,
 }
 
 

@@ -167,3 +167,21 @@ def test_unsupported_glm_link_and_sgd_loss(count_data):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="epsilon_insensitive.*not differentiable"):
             InfluenceEstimator(SGDRegressor(loss="epsilon_insensitive")).fit(X, y / y.max())
+
+
+def test_huber_regressor_with_its_scale(count_data):
+    """HuberRegressor's objective is joint in (w, b, σ): stationary at its fit (L-BFGS-B stops on its
+    function tolerance near 1e-3 relative), and the parameter changes follow refits."""
+    from sklearn.linear_model import HuberRegressor
+
+    X, y, _, _ = count_data
+    y = (y - y.mean()) / y.std()
+    estimator = HuberRegressor(alpha=1.0, epsilon=1.35, tol=1e-12, max_iter=10_000)
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    assert inf.relative_gradient_norm_ < 2e-3
+    model = inf.estimator_
+    np.testing.assert_array_equal(inf.params_, np.r_[model.coef_, model.intercept_, model.scale_])
+    rows = spread_rows(len(y), 20)
+    refits = [clone(estimator).fit(np.delete(X, i, 0), np.delete(y, i)) for i in rows]
+    actual = np.array([np.r_[m.coef_, m.intercept_, m.scale_] for m in refits]) - inf.params_
+    assert pearson(inf.leave_one_out_params(indices=rows), actual) >= 0.99
