@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.linear_model import LogisticRegression
@@ -87,3 +88,25 @@ def pearson(a, b):
 @pytest.fixture
 def rng():
     return np.random.default_rng(SEED)
+
+
+def decoded_minimiser(inf):
+    """Minimise the decoded objective from the fitted parameters (scipy L-BFGS, tight)."""
+    objective, design = inf._objective, inf._design
+    start = objective.coef.copy()
+
+    def value_and_gradient(v):
+        objective.coef = v.reshape(start.shape)
+        return objective.value(design, inf._targets, inf._weights), objective.gradient(
+            design, inf._targets, inf._weights
+        ).ravel()
+
+    result = minimize(
+        value_and_gradient,
+        start.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(gtol=1e-12, ftol=1e-16, maxiter=10_000),
+    )
+    objective.coef = start
+    return result.x

@@ -5,8 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import pearson, refit_leave_one_out, sklearn_params, spread_rows
-from scipy.optimize import minimize
+from conftest import decoded_minimiser, pearson, refit_leave_one_out, sklearn_params, spread_rows
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_approximation import Nystroem
@@ -126,28 +125,6 @@ def test_linear_svc_squared_hinge_leave_one_out_against_refits(binary_data):
     assert pearson(inf.leave_one_out_params(method="newton", indices=rows), actual_params) >= 0.99
 
 
-def _decoded_minimiser(inf):
-    """Minimise the decoded objective from the fitted parameters (scipy L-BFGS, tight)."""
-    objective, design = inf._objective, inf._design
-    start = objective.coef.copy()
-
-    def value_and_gradient(v):
-        objective.coef = v.reshape(start.shape)
-        return objective.value(design, inf._targets, inf._weights), objective.gradient(
-            design, inf._targets, inf._weights
-        ).ravel()
-
-    result = minimize(
-        value_and_gradient,
-        start.ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        options=dict(gtol=1e-12, ftol=1e-16, maxiter=10_000),
-    )
-    objective.coef = start
-    return result.x
-
-
 @pytest.mark.parametrize("loss", ["log_loss", "modified_huber", "squared_hinge"])
 def test_sgd_minimises_the_decoded_objective(loss, binary_data):
     """Averaged SGD lands within its own noise (~1 %) of the decoded objective's minimiser;
@@ -167,10 +144,10 @@ def test_sgd_minimises_the_decoded_objective(loss, binary_data):
         warnings.simplefilter("ignore", ConvergenceWarning)
         inf = InfluenceEstimator(sgd).fit(X, y)
     fitted = inf._objective.coef.ravel()
-    optimum = _decoded_minimiser(inf)
+    optimum = decoded_minimiser(inf)
     assert np.linalg.norm(fitted - optimum) < 0.03 * np.linalg.norm(optimum)
     inf._objective.penalty = inf._objective.penalty / len(y)  # the wrong reading: λ = alpha
-    wrong = _decoded_minimiser(inf)
+    wrong = decoded_minimiser(inf)
     assert np.linalg.norm(fitted - wrong) > 10 * np.linalg.norm(fitted - optimum)
 
 
