@@ -298,7 +298,7 @@ def _decode_glm(model, y, sample_weight, smoothing):
     if link == "auto":
         link = "identity" if power <= 0 else "log"
     if link == "identity" and power == 0:
-        loss = SquaredError(halved=True)
+        loss = SquaredError(scale=0.5)
     elif link == "log" and power >= 1:
         loss = HalfTweedieLoss(power)
     else:
@@ -375,7 +375,7 @@ def _decode_sgd_regressor(model, y, sample_weight, smoothing):
     if model.penalty not in ("l2", None):
         raise ValueError(f"SGDRegressor(penalty={model.penalty!r}) is not supported; use penalty='l2' or None.")
     losses = {
-        "squared_error": lambda: SquaredError(halved=True),
+        "squared_error": lambda: SquaredError(scale=0.5),
         "huber": lambda: HuberResidualLoss(model.epsilon),
         "squared_epsilon_insensitive": lambda: SquaredEpsilonInsensitiveLoss(model.epsilon),
     }

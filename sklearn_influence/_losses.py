@@ -19,38 +19,36 @@ from scipy.special import expit, logsumexp
 
 
 class SquaredError:
-    r"""Squared error summed over outputs.
+    r"""Squared error summed over outputs, scaled as the estimator's objective has it.
 
     .. math::
-        \ell(t, f) = c \sum_k (f_k - t_k)^2, \qquad c = 1 \text{ (un-halved) or } 1/2
+        \ell(t, f) = c \sum_k (f_k - t_k)^2
 
-    The un-halved form is the data term of ``Ridge`` and ``LinearRegression``
-    (``||y - Xw - b||^2 + alpha ||w||^2``); the halved form is the data term of
-    scikit-learn's MLP. ``t`` has shape ``f.shape``.
+    The rule for ``c`` is the estimator's own per-sample objective term: ``c = 1`` for
+    ``Ridge`` / ``LinearRegression`` (``||y − Xw − b||² + α||w||²``), ``c = ½`` for the GLMs'
+    half deviance and SGD's ``squared_error``, ``c = 1/(2K)`` for ``MLPRegressor`` (halved and
+    averaged over its K outputs). ``t`` has shape ``f.shape``. Written with array methods
+    only, so autograd differentiates it too.
 
     Parameters
     ----------
-    halved : bool, default=False
-        Whether the loss carries the factor 1/2.
+    scale : float, default=1.0
+        The factor ``c``.
     """
 
     isotropic_hessian = True
 
-    def __init__(self, halved=False):
-        self.halved = halved
-
-    @property
-    def _factor(self):
-        return 0.5 if self.halved else 1.0
+    def __init__(self, scale=1.0):
+        self.scale = scale
 
     def loss(self, t, f):
-        return self._factor * np.sum((f - t) ** 2, axis=-1)
+        return self.scale * ((f - t) ** 2).sum(axis=-1)
 
     def gradient(self, t, f):
-        return 2.0 * self._factor * (f - t)
+        return 2.0 * self.scale * (f - t)
 
     def hessian(self, t, f):
-        return np.full(np.broadcast_shapes(np.shape(t), f.shape)[:-1], 2.0 * self._factor)
+        return np.full(np.broadcast_shapes(np.shape(t), f.shape)[:-1], 2.0 * self.scale)
 
 
 class BinomialLogLoss:

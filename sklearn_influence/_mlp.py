@@ -22,6 +22,8 @@ import numpy as np
 from autograd import grad
 from autograd.scipy.special import expit, logsumexp
 
+from ._losses import BinomialLogLoss, SquaredError
+
 _ACTIVATIONS = {
     "identity": lambda z: z,
     "logistic": expit,
@@ -122,12 +124,11 @@ class MLPObjective:
 
     def _output_losses(self, raw, targets):
         if self.output == "logistic":
-            f = raw[:, 0]
-            return anp.logaddexp(0.0, f) - targets * f
+            return BinomialLogLoss().loss(targets, raw)
         if self.output == "softmax":
             onehot = np.eye(raw.shape[1])[targets]
             return logsumexp(raw, axis=1) - anp.sum(raw * onehot, axis=1)
-        return anp.sum((raw - targets) ** 2, axis=1) / (2.0 * raw.shape[1])
+        return SquaredError(scale=1.0 / (2.0 * raw.shape[1])).loss(targets, raw)
 
     def losses(self, theta, X, targets):
         """Per-sample losses ``ℓ_i`` of shape (n,)."""

@@ -10,7 +10,7 @@ from sklearn_influence._losses import BinomialLogLoss, MultinomialLogLoss, Squar
 def _cases(rng):
     n = 7
     yield SquaredError(), rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
-    yield SquaredError(halved=True), rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    yield SquaredError(scale=0.5), rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
     yield BinomialLogLoss(), rng.integers(0, 2, n).astype(float), rng.normal(size=(n, 1))
     yield MultinomialLogLoss(4), rng.integers(0, 4, n), rng.normal(size=(n, 3))
 
