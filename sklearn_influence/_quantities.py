@@ -7,11 +7,13 @@ in chunks bounded by scikit-learn's ``working_memory``, and no ``n × n`` or
 ``n × n_params`` intermediate is formed unless it is the requested result.
 """
 
+import numbers
 import warnings
 from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
@@ -174,24 +176,88 @@ class InfluenceQuantitiesMixin:
         """
         query = self._query(X, y)
         rows = self._training_rows(indices)
+        out = np.empty((query.raw.shape[0], len(rows)))
+        for _ in self._influence_blocks(query, rows, out):
+            pass
+        return out
+
+    def _influence_blocks(self, query, rows, out=None):
+        """Yield ``(chunk, block)``: the influence of every query on the training rows ``rows[chunk]``.
+
+        With ``out`` the blocks are written into it (dense single-output data: one BLAS
+        product straight into the result, then one in-place scaling pass); without, each
+        block is a temporary bounded by ``working_memory``.
+        """
         k_out, n_col = self._objective.n_outputs, self._objective.n_columns
         solved = self._solved_query_gradients(query)
         flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
-        out = np.empty((n_queries, len(rows)))
-        # Dense single-output: one BLAS product written straight into the result, then one
-        # in-place scaling pass; no temporary beyond the result itself.
-        direct = k_out == 1 and not sp.issparse(self._design.X)
+        direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
         for chunk, chunk_rows in self._chunks(rows, 0 if direct else 2 * flat.shape[0]):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
+            target = out[:, chunk] if out is not None else np.empty((n_queries, design.n_samples))
             if k_out == 1:
-                target = out[:, chunk]
                 products = design.dot_transposed(flat, out=target if target.flags.c_contiguous else None)
                 np.multiply(products, residuals[:, 0], out=target)
             else:
                 products = design.dot_transposed(flat).reshape(n_queries, k_out, -1)
-                out[:, chunk] = np.einsum("mki,ik->mi", products, residuals)
-        return out
+                target[...] = np.einsum("mki,ik->mi", products, residuals)
+            yield chunk, target
+
+    def top_influences(self, X, y, *, k=10, indices=None):
+        """The ``k`` most harmful and ``k`` most helpful training rows for each query.
+
+        Ranks training rows by :meth:`influence` (``−n g_jᵀ H⁻¹ g_i``) chunk by chunk,
+        keeping a running top-``k`` per query, so the full ``n_queries × n_train`` matrix is
+        never held: memory is ``n_queries × (2k + chunk)``.
+
+        .. math::
+            \text{harmful}_j = \\operatorname{top}_k \\, \\mathcal{I}_{\\mathrm{up,loss}}(z_i, z_j),
+            \\qquad \text{helpful}_j = \\operatorname{top}_k \\, \bigl(-\\mathcal{I}_{\\mathrm{up,loss}}(z_i, z_j)\bigr)
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        k : int, default=10
+            Rows to keep on each side (at most the number of selected rows).
+        indices : array-like of int or bool, default=None
+            Training rows to rank; ``None``: all.
+
+        Returns
+        -------
+        result : :class:`~sklearn.utils.Bunch`
+            ``harmful_indices``, ``harmful_values`` (largest positive influence first) and
+            ``helpful_indices``, ``helpful_values`` (most negative influence first), each of
+            shape (n_queries, k); indices are training-row positions.
+        """
+        if not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer; got k={k!r}.")
+        query = self._query(X, y)
+        rows = self._training_rows(indices)
+        k = min(k, len(rows))
+        n_queries = query.raw.shape[0]
+        best = {side: (np.empty((n_queries, 0), dtype=np.intp), np.empty((n_queries, 0))) for side in (1, -1)}
+        for chunk, block in self._influence_blocks(query, rows):
+            candidates = rows[chunk]
+            for side in (1, -1):
+                kept_rows, kept_values = best[side]
+                pool_values = np.hstack([kept_values, side * block])
+                pool_rows = np.hstack([kept_rows, np.broadcast_to(candidates, block.shape)])
+                if pool_values.shape[1] > k:
+                    top = np.argpartition(-pool_values, k - 1, axis=1)[:, :k]
+                    pool_values = np.take_along_axis(pool_values, top, axis=1)
+                    pool_rows = np.take_along_axis(pool_rows, top, axis=1)
+                best[side] = (pool_rows, pool_values)
+        result = {}
+        for side, name in ((1, "harmful"), (-1, "helpful")):
+            kept_rows, kept_values = best[side]
+            order = np.argsort(-kept_values, axis=1, kind="stable")
+            result[f"{name}_indices"] = np.take_along_axis(kept_rows, order, axis=1)
+            result[f"{name}_values"] = side * np.take_along_axis(kept_values, order, axis=1)
+        return Bunch(**result)
 
     def self_influence(self, *, indices=None):
         """Self-influence ``n · g_iᵀ H⁻¹ g_i = −I_up,loss(z_i, z_i)`` of each training row.

@@ -210,3 +210,24 @@ def test_chunked_passes_equal_one_pass(multiclass_data):
         ]
     for a, b in zip(whole, parts):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_top_influences_equal_sorting_the_full_matrix(kind, binary_data, multiclass_data, regression_data):
+    from sklearn import config_context
+
+    X, y, Xq, yq = {"binary": binary_data, "multiclass": multiclass_data, "regression": regression_data}[kind]
+    estimator = Ridge(alpha=0.5) if kind == "regression" else tight_logistic(C=0.5)
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    rows = np.arange(3, X.shape[0], 2)
+    full = inf.influence(Xq, yq, indices=rows)
+    with config_context(working_memory=0.005):  # many chunks
+        top = inf.top_influences(Xq, yq, k=7, indices=rows)
+    np.testing.assert_array_equal(top.harmful_indices, rows[np.argsort(-full, axis=1, kind="stable")[:, :7]])
+    np.testing.assert_array_equal(top.helpful_indices, rows[np.argsort(full, axis=1, kind="stable")[:, :7]])
+    np.testing.assert_allclose(top.harmful_values, -np.sort(-full, axis=1)[:, :7], rtol=1e-12)
+    np.testing.assert_allclose(top.helpful_values, np.sort(full, axis=1)[:, :7], rtol=1e-12)
+    small = inf.top_influences(Xq, yq, k=50, indices=[0, 1, 2])
+    assert small.harmful_indices.shape == (len(yq), 3)
+    with pytest.raises(ValueError, match="k must be a positive integer; got k=0"):
+        inf.top_influences(Xq, yq, k=0)
