@@ -29,12 +29,12 @@ from sklearn.utils.validation import (
 
 from ._decoding import objective_from_estimator, public_params
 from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import CGSolver, ExactSolver
+from ._solvers import CGSolver, ExactSolver, LissaSolver, mean_hessian_extremes
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
 
-_SOLVERS = ("auto", "exact", "cg")
+_SOLVERS = ("auto", "exact", "cg", "lissa")
 
 
 def _estimator_has(attr):
@@ -110,6 +110,18 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     cg_max_iter : int, default=None
         Iteration cap of each conjugate-gradient solve; ``None`` means 10 × the
         parameter count.
+    lissa_scale : float, default=None
+        ``solver="lissa"``: the scale of the Neumann series, on the mean objective's Hessian
+        ``H/n`` as in the paper; it must exceed that Hessian's largest eigenvalue. ``None``
+        uses 1.25 × the largest eigenvalue (estimated by Lanczos in ``fit``).
+    lissa_depth : int, default=5000
+        ``solver="lissa"``: terms of the series per repeat.
+    lissa_repeats : int, default=10
+        ``solver="lissa"``: independent repeats averaged.
+    lissa_batch_size : int, default=1
+        ``solver="lissa"``: training rows per stochastic Hessian estimate.
+    random_state : int, RandomState instance or None, default=None
+        ``solver="lissa"``: seed of the row draws.
 
     Attributes
     ----------
@@ -127,8 +139,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         off by roughly this fraction of a typical row's effect; above 1e-3 a ``ConvergenceWarning`` is raised at ``fit``
         (not under ``smoothing`` of a hinge model, whose fit is by design not stationary
         for the smoothed objective).
-    solver_ : {"exact", "cg"}
+    solver_ : {"exact", "cg", "lissa"}
         The solver actually used.
+    lissa_bias_bound_ : float
+        ``solver="lissa"`` only: ``(1 − λ_min/scale)^depth``, the bound on the truncation
+        bias of every ``H⁻¹ v`` relative to its size (λ_min of ``H/n`` estimated by Lanczos).
     n_features_in_ : int
         Number of features seen during ``fit`` (raw space for a pipeline).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -164,11 +179,30 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
     True
     """
 
-    def __init__(self, estimator, *, solver="auto", damping=0.0, smoothing=None, cg_tol=1e-10, cg_max_iter=None):
+    def __init__(
+        self,
+        estimator,
+        *,
+        solver="auto",
+        damping=0.0,
+        smoothing=None,
+        cg_tol=1e-10,
+        cg_max_iter=None,
+        lissa_scale=None,
+        lissa_depth=5000,
+        lissa_repeats=10,
+        lissa_batch_size=1,
+        random_state=None,
+    ):
         self.estimator = estimator
         self.solver = solver
         self.damping = damping
         self.smoothing = smoothing
+        self.lissa_scale = lissa_scale
+        self.lissa_depth = lissa_depth
+        self.lissa_repeats = lissa_repeats
+        self.lissa_batch_size = lissa_batch_size
+        self.random_state = random_state
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
 
@@ -258,6 +292,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
             self._solver = ExactSolver(
                 hessian, objective.n_outputs, objective.n_columns, objective.separable, damping=self.damping
             )
+        elif self.solver_ == "lissa":
+            self._solver = self._lissa(objective, design, curvature)
         else:
             self._solver = CGSolver(
                 functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
@@ -270,6 +306,50 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
                 max_iter=self.cg_max_iter,
             )
         return self
+
+    def _lissa(self, objective, design, curvature):
+        if not hasattr(objective, "input_coef"):
+            raise ValueError("solver='lissa' is implemented for linear models; use 'exact' or 'cg'.")
+        for name in ("lissa_depth", "lissa_repeats", "lissa_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {name}={value!r}.")
+        dimension = objective.n_columns * (1 if objective.separable else objective.n_outputs)
+        shape = (1, 1, objective.n_columns) if objective.separable else (1, objective.n_outputs, objective.n_columns)
+        largest, smallest = mean_hessian_extremes(
+            lambda v: objective.hessian_product(design, curvature, v.reshape(shape), damping=self.damping),
+            dimension,
+            design.n_samples,
+        )
+        # each step uses a Hessian estimated on a few rows: the scale must dominate those too
+        row_curvature = curvature if objective.separable else np.trace(curvature, axis1=1, axis2=2)
+        regulariser = (np.max(objective.penalty) + self.damping) / design.n_samples
+        sampled = float(np.max(row_curvature * design.squared_row_norms())) + regulariser
+        needed = max(largest, sampled)
+        scale = 1.25 * needed if self.lissa_scale is None else self.lissa_scale
+        if not (isinstance(scale, numbers.Real) and scale > 0):
+            raise ValueError(f"lissa_scale must be None or a number > 0; got lissa_scale={self.lissa_scale!r}.")
+        if scale <= needed:
+            warnings.warn(
+                f"LiSSA assumes lissa_scale above the largest eigenvalue of the mean Hessian H/n ({largest:.3g}) "
+                f"and of its one-row estimates (up to {sampled:.3g}); with lissa_scale={scale:g} the series "
+                f"can diverge. Set lissa_scale >= {1.25 * needed:.3g} (or None to choose it).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.lissa_bias_bound_ = float((1.0 - max(smallest, 0.0) / scale) ** self.lissa_depth)
+
+        return LissaSolver(
+            objective,
+            design,
+            curvature,
+            self.damping,
+            scale,
+            self.lissa_depth,
+            self.lissa_repeats,
+            self.lissa_batch_size,
+            self.random_state,
+        )
 
     def _resolve_solver(self, objective):
         if self.solver != "auto":

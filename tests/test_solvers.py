@@ -1,9 +1,11 @@
 """Solvers: exact and CG agree; singular Hessians and unconverged CG are reported with a remedy."""
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import tight_logistic
+from conftest import pearson, tight_logistic
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, Ridge
 
@@ -115,3 +117,36 @@ def test_sparse_input_stays_sparse_and_matches_dense(binary_data):
                 rtol=1e-6,
                 atol=1e-9,
             )
+
+
+@pytest.fixture(scope="module")
+def digits_1_vs_7():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    keep = np.isin(y, [1, 7])
+    X, y = X[keep] / 16.0, y[keep]
+    return X[:300], y[:300], X[300:310], y[300:310]
+
+
+@pytest.mark.parametrize(
+    "C, settings", [(0.1, dict(lissa_scale=25.0)), (1.0, dict())], ids=["paper-settings", "auto-scale"]
+)
+def test_lissa_against_exact_on_digits(C, settings, digits_1_vs_7):
+    """The paper's settings (scale 25, depth 5,000, 10 repeats, batch 1), and the automatic scale."""
+    X, y, Xq, yq = digits_1_vs_7
+    estimator = tight_logistic(C=C)
+    exact = InfluenceEstimator(estimator).fit(X, y)
+    lissa = InfluenceEstimator(estimator, solver="lissa", random_state=0, **settings).fit(X, y)
+    assert lissa.solver_ == "lissa" and 0 <= lissa.lissa_bias_bound_ <= 1
+    assert pearson(lissa.influence(Xq, yq), exact.influence(Xq, yq)) >= 0.99
+    restored = pickle.loads(pickle.dumps(lissa))
+    np.testing.assert_array_equal(restored.influence(Xq[:2], yq[:2]), lissa.influence(Xq[:2], yq[:2]))
+
+
+def test_lissa_warns_when_the_scale_is_too_small(digits_1_vs_7):
+    X, y, _, _ = digits_1_vs_7
+    with pytest.warns(ConvergenceWarning, match="LiSSA assumes lissa_scale above the largest eigenvalue"):
+        InfluenceEstimator(tight_logistic(), solver="lissa", lissa_scale=0.1, lissa_depth=10).fit(X, y)
+    with pytest.raises(ValueError, match="lissa_depth must be a positive integer"):
+        InfluenceEstimator(tight_logistic(), solver="lissa", lissa_depth=0).fit(X, y)
