@@ -159,7 +159,7 @@ def test_caller_arrays_are_not_modified(binary_data):
     [
         (dict(damping=-1.0), r"damping must be a finite number >= 0; got damping=-1.0"),
         (dict(damping=np.nan), r"damping must be"),
-        (dict(solver="lissa"), r"solver must be one of \('auto', 'exact', 'cg'\); got solver='lissa'"),
+        (dict(solver="newton"), r"solver must be one of \('auto', 'exact', 'cg', 'lissa'\); got solver='newton'"),
         (dict(cg_tol=0.0), r"cg_tol must be a finite number > 0"),
         (dict(cg_max_iter=0), r"cg_max_iter must be None or a positive integer"),
     ],
