@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
@@ -259,20 +259,30 @@ class InfluenceQuantitiesMixin:
             result[f"{name}_values"] = side * np.take_along_axis(kept_values, order, axis=1)
         return Bunch(**result)
 
-    def self_influence(self, *, indices=None):
+    def self_influence(self, *, indices=None, n_probes=None, random_state=None):
         """Self-influence ``n · g_iᵀ H⁻¹ g_i = −I_up,loss(z_i, z_i)`` of each training row.
 
         .. math::
-            \\mathrm{SI}_i = n \\, g_i^\\top H^{-1} g_i \\;\\geq 0
+            \\mathrm{SI}_i = n \\, g_i^\top H^{-1} g_i \\;\\geq 0
 
         Non-negative for convex models. Large values mark rows the others explain badly
-        (mislabel candidates). Computed from ``O(n p²)`` quadratic forms, no ``n × n``
-        matrix.
+        (mislabel candidates). Exactly (``n_probes=None``) it needs the quadratic forms
+        ``x̃_iᵀ H⁻¹ x̃_i``: ``O(n p²)`` with the exact solver, one solve per row with CG.
+
+        With ``n_probes=k`` it is estimated from ``k`` solves in all (single-output linear
+        models): draw ``z_j ~ N(0, H)`` exactly, as ``H = X̃ᵀ diag(c) X̃ + diag(λ)`` gives
+        ``z = X̃ᵀ (√c ⊙ ξ) + √λ ⊙ η``; then ``w_j = H⁻¹ z_j ~ N(0, H⁻¹)`` and
+        ``x̃ᵀ H⁻¹ x̃ = E[(x̃ᵀ w)²]``. Each row's estimate is unbiased, non-negative and off
+        by a relative standard deviation of ``√(2/k)`` (a scaled χ²_k).
 
         Parameters
         ----------
         indices : array-like of int or bool, default=None
             Training rows to report; ``None``: all.
+        n_probes : int, default=None
+            Number of random probes of the stochastic estimate; ``None``: exact.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the probes.
 
         Returns
         -------
@@ -281,14 +291,38 @@ class InfluenceQuantitiesMixin:
         rows = self._training_rows(indices)
         out = np.empty(len(rows))
         k_out = self._objective.n_outputs
-        for chunk, chunk_rows in self._chunks(rows, 2 * k_out * self._design.n_columns):
-            quad = self._solver.quadratic_forms(self._design.take(chunk_rows))
+        probes = None if n_probes is None else self._probe_solutions(n_probes, random_state)
+        floats = 2 * (k_out * self._design.n_columns if probes is None else probes.shape[0])
+        for chunk, chunk_rows in self._chunks(rows, floats):
+            design = self._design.take(chunk_rows)
+            if probes is None:
+                quad = self._solver.quadratic_forms(design)
+            else:
+                quad = np.mean(design.dot(probes) ** 2, axis=1)
             r = self._residuals[chunk_rows]
             if self._objective.separable:
                 out[chunk] = quad * np.einsum("ik,ik->i", r, r)
             else:
                 out[chunk] = np.einsum("ik,ikl,il->i", r, quad, r)
         return self._design.n_samples * out
+
+    def _probe_solutions(self, n_probes, random_state):
+        """``w_j = H⁻¹ z_j`` for ``z_j ~ N(0, H)``, shape (n_probes, n_columns)."""
+        objective = self._objective
+        if not (isinstance(n_probes, numbers.Integral) and n_probes > 0):
+            raise ValueError(f"n_probes must be None or a positive integer; got n_probes={n_probes!r}.")
+        if not (objective.separable and hasattr(objective, "input_coef")):
+            raise ValueError("n_probes (the stochastic estimate) is available for single-output linear models.")
+        rng = check_random_state(random_state)
+        curvature = objective.curvature_weights(self._targets, self._raw, self._weights)
+        n = self._design.n_samples
+        probes = np.empty((n_probes, self._design.n_columns))
+        for chunk in row_chunks(n_probes, 8 * n):
+            noise = rng.standard_normal((n, chunk.stop - chunk.start)) * np.sqrt(curvature)[:, None]
+            probes[chunk] = self._design.tdot(noise)
+        diagonal = objective.penalty + getattr(self, "damping", 0.0)
+        probes += rng.standard_normal(probes.shape) * np.sqrt(diagonal)
+        return self._solver.solve(probes[:, None, :])[:, 0, :]
 
     def influence_params(self, *, indices=None):
         """Koh & Liang's ``I_up,params``: direction the parameters move when a row is up-weighted.

@@ -231,3 +231,25 @@ def test_top_influences_equal_sorting_the_full_matrix(kind, binary_data, multicl
     assert small.harmful_indices.shape == (len(yq), 3)
     with pytest.raises(ValueError, match="k must be a positive integer; got k=0"):
         inf.top_influences(Xq, yq, k=0)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_stochastic_self_influence_matches_exact_within_its_error(solver, binary_data, regression_data):
+    from scipy.stats import spearmanr
+
+    for estimator, (X, y, _, _) in [(tight_logistic(C=0.5), binary_data), (Ridge(alpha=0.5), regression_data)]:
+        inf = InfluenceEstimator(estimator, solver=solver).fit(X, y)
+        exact = inf.self_influence()
+        for k in (200, 2000):
+            relative = inf.self_influence(n_probes=k, random_state=0) / exact - 1
+            assert np.abs(relative).mean() < 1.5 * np.sqrt(2 / k)  # a scaled chi-square with k dof
+        assert spearmanr(inf.self_influence(n_probes=200, random_state=1), exact)[0] > 0.99
+    with pytest.raises(ValueError, match="n_probes must be None or a positive integer"):
+        inf.self_influence(n_probes=0)
+
+
+def test_stochastic_self_influence_needs_a_single_output_linear_model(multiclass_data):
+    X, y, _, _ = multiclass_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    with pytest.raises(ValueError, match="single-output linear models"):
+        inf.self_influence(n_probes=10)
