@@ -193,7 +193,8 @@ class InfluenceQuantitiesMixin:
         flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
         direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
-        for chunk, chunk_rows in self._chunks(rows, 0 if direct else 2 * flat.shape[0]):
+        temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
+        for chunk, chunk_rows in self._chunks(rows, temporaries):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
             target = out[:, chunk] if out is not None else np.empty((n_queries, design.n_samples))
             if k_out == 1:
@@ -244,8 +245,14 @@ class InfluenceQuantitiesMixin:
             candidates = rows[chunk]
             for side in (1, -1):
                 kept_rows, kept_values = best[side]
-                pool_values = np.hstack([kept_values, side * block])
-                pool_rows = np.hstack([kept_rows, np.broadcast_to(candidates, block.shape)])
+                values = side * block
+                if values.shape[1] > k:  # the chunk's own top k first: the pool stays n_queries × 2k
+                    local = np.argpartition(-values, k - 1, axis=1)[:, :k]
+                    values, chunk_rows = np.take_along_axis(values, local, axis=1), candidates[local]
+                else:
+                    chunk_rows = np.broadcast_to(candidates, values.shape)
+                pool_values = np.hstack([kept_values, values])
+                pool_rows = np.hstack([kept_rows, chunk_rows])
                 if pool_values.shape[1] > k:
                     top = np.argpartition(-pool_values, k - 1, axis=1)[:, :k]
                     pool_values = np.take_along_axis(pool_values, top, axis=1)

@@ -1,0 +1,149 @@
+"""Scale benchmark: a million dense rows and 50,000 sparse features, time and peak memory.
+
+Each task is shown next to the bare BLAS / sparse work it needs, measured in the same run:
+
+* dense n × p (logistic and ridge), 100 queries: ``fit`` + ``influence`` against
+  ``X.T @ (X * d)`` + ``V @ X.T``; ``self_influence`` for every row in one chunked pass
+  against ``X @ R`` for the triangular factor (``R = L⁻ᵀ``); ``top_influences(k=10)`` (no
+  n_query × n_train matrix) against ``influence``;
+* sparse n = 100,000 × p = 50,000 (0.1 % non-zeros, counts), binary logistic, ``solver="cg"``
+  with the Jacobi preconditioner, 100 queries solved together: ``fit`` + ``influence`` against
+  (CG iterations + 1) × (``X @ V`` + ``X.T @ U`` with 100 vectors); stochastic
+  ``self_influence(n_probes=100)``.
+
+Peak memory is tracemalloc's peak of numpy allocations during the task (the results
+included), next to the size of X. Usage: ``python benchmarks/bench_scale.py [--quick]``.
+"""
+
+import argparse
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from sklearn_influence import InfluenceEstimator
+
+
+def measure(task):
+    tracemalloc.start()
+    start = time.perf_counter()
+    result = task()
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return elapsed, peak, result
+
+
+def timed(task):
+    start = time.perf_counter()
+    task()
+    return time.perf_counter() - start
+
+
+def dense(n, p, m=100):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n + m, p))
+    w = rng.standard_normal(p) / np.sqrt(p)
+    y_class = (rng.random(n + m) < 1 / (1 + np.exp(-(X @ w)))).astype(int)
+    y_reg = X @ w + rng.standard_normal(n + m)
+    rows = []
+    for name, model, y in [
+        ("logistic", LogisticRegression(solver="newton-cholesky", tol=1e-8), y_class),
+        ("ridge", Ridge(alpha=1.0, solver="cholesky"), y_reg),
+    ]:
+        model.fit(X[:n], y[:n])
+        Xt, Xq, yt, yq = X[:n], X[n:], y[:n], y[n:]
+        t_inf, peak_inf, inf = measure(lambda: _fit_influence(model, Xt, yt, Xq, yq))
+        d = np.full(n, 0.25)
+        V = rng.standard_normal((m, p))
+        t_floor = timed(lambda: (Xt.T @ (Xt * d[:, None]), V @ Xt.T))
+        t_self, peak_self, _ = measure(inf.self_influence)
+        R = np.triu(rng.standard_normal((p + 1, p + 1)))
+        t_self_floor = timed(lambda: np.c_[Xt, np.ones(n)] @ R)
+        t_top, peak_top, _ = measure(lambda: inf.top_influences(Xq, yq, k=10))
+        rows.append(
+            (
+                f"dense {name} {n:,}x{p}",
+                Xt.nbytes / 2**20,
+                t_inf,
+                t_floor,
+                peak_inf,
+                t_self,
+                t_self_floor,
+                peak_self,
+                t_top,
+                peak_top,
+            )
+        )
+    return rows
+
+
+def _fit_influence(model, X, y, Xq, yq, solver="auto"):
+    inf = InfluenceEstimator(FrozenEstimator(model), solver=solver).fit(X, y)
+    inf.influence(Xq, yq)
+    return inf
+
+
+def sparse_wide(n, p, density=1e-3, m=100):
+    rng = np.random.default_rng(0)
+    X = sp.random(n + m, p, density=density, format="csr", random_state=0, data_rvs=lambda k: rng.poisson(2, k) + 1.0)
+    w = sp.random(p, 1, density=0.05, random_state=1).toarray().ravel() * 3
+    y = (rng.random(n + m) < 1 / (1 + np.exp(-(X @ w - (X @ w).mean())))).astype(int)
+    Xt, Xq, yt, yq = X[:n], X[n:], y[:n], y[n:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model = LogisticRegression(C=0.1, tol=1e-8, max_iter=500).fit(Xt, yt)
+        t_model = time.perf_counter() - start
+        t_inf, peak_inf, inf = measure(lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg"))
+    counter = {"iterations": 0}
+    product = inf._solver.hessian_product
+
+    def counting(block):
+        counter["iterations"] += 1
+        return product(block)
+
+    inf._solver.hessian_product = counting
+    inf.influence(Xq[:1], yq[:1])
+    inf._solver.hessian_product = product
+    V = rng.standard_normal((m, p))
+    U = rng.standard_normal((n, m))
+    pair = timed(lambda: (Xt @ V.T, Xt.T @ U))
+    t_floor = (counter["iterations"] + 1) * pair
+    t_self, peak_self, _ = measure(lambda: inf.self_influence(n_probes=100, random_state=0))
+    x_mb = (Xt.data.nbytes + Xt.indices.nbytes + Xt.indptr.nbytes) / 2**20
+    return t_model, inf.solver_, counter["iterations"], x_mb, t_inf, t_floor, peak_inf, t_self, peak_self
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = parser.parse_args()
+    n_dense, n_sparse, p_sparse = (20_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 50_000)
+    print("dense tasks: seconds (peak MB)")
+    print(
+        f"{'task':>28} {'X MB':>7} {'fit+influence':>14} {'floor':>7} {'self_influence':>15} {'floor':>7} {'top_influences':>15}"
+    )
+    for row in dense(n_dense, 100):
+        name, x_mb, t_inf, t_floor, peak_inf, t_self, t_self_floor, peak_self, t_top, peak_top = row
+        print(
+            f"{name:>28} {x_mb:>7.0f} {t_inf:>7.2f} ({peak_inf:>4.0f}) {t_floor:>7.2f} {t_self:>7.2f} ({peak_self:>4.0f}) "
+            f"{t_self_floor:>7.2f} {t_top:>7.2f} ({peak_top:>4.0f})",
+            flush=True,
+        )
+    t_model, solver, iterations, x_mb, t_inf, t_floor, peak_inf, t_self, peak_self = sparse_wide(n_sparse, p_sparse)
+    print(
+        f"\nsparse {n_sparse:,} x {p_sparse:,}, binary logistic (model fit {t_model:.1f} s), solver={solver}, "
+        f"{iterations} CG iterations; X {x_mb:.0f} MB"
+    )
+    print(f"  fit + influence (100 queries): {t_inf:.2f} s (peak {peak_inf:.0f} MB); sparse floor {t_floor:.2f} s")
+    print(f"  self_influence(n_probes=100) for all rows: {t_self:.2f} s (peak {peak_self:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
