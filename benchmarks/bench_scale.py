@@ -126,14 +126,13 @@ def main():
     args = parser.parse_args()
     n_dense, n_sparse, p_sparse = (20_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 50_000)
     print("dense tasks: seconds (peak MB)")
-    print(
-        f"{'task':>28} {'X MB':>7} {'fit+influence':>14} {'floor':>7} {'self_influence':>15} {'floor':>7} {'top_influences':>15}"
-    )
+    header = ["task".rjust(28), "X MB".rjust(7), "fit+influence".rjust(14), "floor".rjust(7)]
+    print(" ".join(header + ["self_influence".rjust(15), "floor".rjust(7), "top_influences".rjust(15)]))
     for row in dense(n_dense, 100):
         name, x_mb, t_inf, t_floor, peak_inf, t_self, t_self_floor, peak_self, t_top, peak_top = row
         print(
-            f"{name:>28} {x_mb:>7.0f} {t_inf:>7.2f} ({peak_inf:>4.0f}) {t_floor:>7.2f} {t_self:>7.2f} ({peak_self:>4.0f}) "
-            f"{t_self_floor:>7.2f} {t_top:>7.2f} ({peak_top:>4.0f})",
+            f"{name:>28} {x_mb:>7.0f} {t_inf:>7.2f} ({peak_inf:>4.0f}) {t_floor:>7.2f} "
+            f"{t_self:>7.2f} ({peak_self:>4.0f}) {t_self_floor:>7.2f} {t_top:>7.2f} ({peak_top:>4.0f})",
             flush=True,
         )
     t_model, solver, iterations, x_mb, t_inf, t_floor, peak_inf, t_self, peak_self = sparse_wide(n_sparse, p_sparse)
