@@ -91,7 +91,10 @@ def _fit_influence(model, X, y, Xq, yq, solver="auto"):
 
 def sparse_wide(n, p, density=1e-3, m=100):
     rng = np.random.default_rng(0)
-    X = sp.random(n + m, p, density=density, format="csr", random_state=0, data_rvs=lambda k: rng.poisson(2, k) + 1.0)
+    per_row = rng.poisson(density * p, n + m)  # bag-of-words counts: ~density·p distinct words per row
+    rows = np.repeat(np.arange(n + m), per_row)
+    words = rng.integers(0, p, rows.size)
+    X = sp.csr_matrix((rng.poisson(1.0, rows.size) + 1.0, (rows, words)), shape=(n + m, p))
     w = sp.random(p, 1, density=0.05, random_state=1).toarray().ravel() * 3
     y = (rng.random(n + m) < 1 / (1 + np.exp(-(X @ w - (X @ w).mean())))).astype(int)
     Xt, Xq, yt, yq = X[:n], X[n:], y[:n], y[n:]

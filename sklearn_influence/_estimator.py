@@ -122,6 +122,10 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         ``solver="lissa"``: training rows per stochastic Hessian estimate.
     random_state : int, RandomState instance or None, default=None
         ``solver="lissa"``: seed of the row draws.
+    verbose : int, default=0
+        Report the progress of long computations (chunked passes over the training rows,
+        blocks of conjugate-gradient systems, LiSSA repeats): a tqdm bar when tqdm is
+        installed, plain lines on standard error otherwise.
 
     Attributes
     ----------
@@ -193,6 +197,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         lissa_repeats=10,
         lissa_batch_size=1,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.solver = solver
@@ -203,6 +208,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         self.lissa_repeats = lissa_repeats
         self.lissa_batch_size = lissa_batch_size
         self.random_state = random_state
+        self.verbose = verbose
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
 
@@ -304,6 +310,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
                 design.n_samples,
                 rtol=self.cg_tol,
                 max_iter=self.cg_max_iter,
+                verbose=self.verbose,
             )
         return self
 
@@ -349,6 +356,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
             self.lissa_repeats,
             self.lissa_batch_size,
             self.random_state,
+            self.verbose,
         )
 
     def _resolve_solver(self, objective):

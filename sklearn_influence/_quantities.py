@@ -17,6 +17,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
+from ._progress import progress
 
 _METHODS = ("influence", "newton")
 
@@ -80,7 +81,8 @@ class InfluenceQuantitiesMixin:
         """
         width = floats_per_row + self._design.n_columns
         contiguous = rows.size > 0 and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1)
-        for chunk in row_chunks(len(rows), 8 * width):
+        chunks = list(row_chunks(len(rows), 8 * width))
+        for chunk in progress(chunks, total=len(chunks), description="training rows", verbose=self.verbose):
             if contiguous:
                 yield chunk, slice(rows[0] + chunk.start, rows[0] + chunk.stop)
             else:

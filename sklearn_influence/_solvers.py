@@ -18,6 +18,8 @@ from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._progress import progress
+
 #: Reciprocal condition number below which the Hessian is treated as singular.
 SINGULAR_RCOND = 1e-12
 
@@ -155,10 +157,15 @@ class CGSolver(_Solver):
         Relative residual tolerance of each solve.
     max_iter : int or None
         Iteration cap per solve (``None``: 10 × dimension).
+    verbose : int, default=0
+        Report progress over blocks of right-hand sides.
     """
 
-    def __init__(self, hessian_product, diagonal, n_outputs, n_columns, separable, n_samples, rtol, max_iter):
+    def __init__(
+        self, hessian_product, diagonal, n_outputs, n_columns, separable, n_samples, rtol, max_iter, verbose=0
+    ):
         super().__init__(n_outputs, n_columns, separable)
+        self.verbose = verbose
         if np.any(diagonal <= 0):
             raise ValueError(
                 f"The Hessian has a non-positive diagonal entry (min {diagonal.min():.3g}). {_SINGULAR_REMEDY}"
@@ -180,7 +187,8 @@ class CGSolver(_Solver):
         out = np.zeros_like(rows)
         block = self._block_size()
         failed = 0
-        for start in range(0, len(rows), block):
+        starts = range(0, len(rows), block)
+        for start in progress(starts, total=len(starts), description="CG blocks", verbose=self.verbose):
             solution, converged = self._pcg(rows[start : start + block])
             out[start : start + block] = solution
             failed += np.count_nonzero(~converged)
@@ -257,10 +265,15 @@ class LissaSolver(_Solver):
         The estimator's settings.
     random_state : int, RandomState instance or None
         Seed of the row draws.
+    verbose : int, default=0
+        Report progress over the repeats.
     """
 
-    def __init__(self, objective, design, curvature, damping, scale, depth, repeats, batch_size, random_state):
+    def __init__(
+        self, objective, design, curvature, damping, scale, depth, repeats, batch_size, random_state, verbose=0
+    ):
         super().__init__(objective.n_outputs, objective.n_columns, objective.separable)
+        self.verbose = verbose
         self.objective, self.design, self.curvature, self.damping = objective, design, curvature, damping
         self.n_samples = design.n_samples
         self.scale, self.depth, self.repeats, self.batch_size = scale, depth, repeats, batch_size
@@ -277,7 +290,7 @@ class LissaSolver(_Solver):
         rng = check_random_state(self.random_state)
         n, factor = self.n_samples, self.n_samples / self.batch_size
         total = np.zeros_like(rows)
-        for _ in range(self.repeats):
+        for _ in progress(range(self.repeats), total=self.repeats, description="LiSSA repeats", verbose=self.verbose):
             h = rows.copy()
             for _ in range(self.depth):
                 batch = rng.randint(0, n, self.batch_size)

@@ -150,3 +150,28 @@ def test_lissa_warns_when_the_scale_is_too_small(digits_1_vs_7):
         InfluenceEstimator(tight_logistic(), solver="lissa", lissa_scale=0.1, lissa_depth=10).fit(X, y)
     with pytest.raises(ValueError, match="lissa_depth must be a positive integer"):
         InfluenceEstimator(tight_logistic(), solver="lissa", lissa_depth=0).fit(X, y)
+
+
+def test_verbose_reports_progress_as_plain_lines_without_tqdm(binary_data, capsys, monkeypatch):
+    import builtins
+
+    from sklearn import config_context
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    X, y, Xq, yq = binary_data
+    with config_context(working_memory=0.05):
+        inf = InfluenceEstimator(tight_logistic(), solver="cg", verbose=1).fit(X, y)
+        inf.self_influence()
+        inf.influence(Xq, yq)
+    err = capsys.readouterr().err
+    assert "training rows:" in err and "CG blocks:" in err
+    quiet = InfluenceEstimator(tight_logistic(), solver="cg").fit(X, y)
+    quiet.self_influence()
+    assert capsys.readouterr().err == ""
