@@ -36,6 +36,7 @@ class GradientDesign:
     """
 
     fit_intercept = False
+    dtype = np.float64
 
     def __init__(self, X, targets, objective):
         self.X = X
@@ -155,7 +156,7 @@ class AutogradObjective:
         return index
 
     def design(self, X, targets):
-        return GradientDesign(X, targets, self)
+        return GradientDesign(np.asarray(X, dtype=np.float64), targets, self)
 
     def per_sample_gradients(self, X, targets):
         if self._per_sample_gradients is not None:

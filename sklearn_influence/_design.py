@@ -3,6 +3,14 @@
 Every product the influence computations need goes through this class, so dense and
 sparse ``X`` share one code path and the intercept column is never appended to a copy
 of ``X``.
+
+float32 ``X`` stays float32 (no float64 copy of it is ever made). Only the products whose
+output is a result of size n_queries × n_train (:meth:`LinearDesign.dot_transposed`, used
+by ``influence`` and ``top_influences``) run in float32, where a relative error of ~1e-7
+per entry is harmless; everything that feeds a solve or a Newton step (predictions, the
+gradient, the Hessian, Hessian-vector products, quadratic forms) upcasts one chunk at a
+time and accumulates in float64, because CG to 1e-10, stationarity checks and the Newton
+denominators ``1 − s a h`` would not survive float32 rounding.
 """
 
 import numpy as np
@@ -42,35 +50,58 @@ class LinearDesign:
         """Design restricted to ``rows`` (a slice or an integer array)."""
         return LinearDesign(self.X[rows], self.fit_intercept)
 
+    @property
+    def dtype(self):
+        """float32 for float32 ``X``, else float64: the dtype of result-sized products."""
+        return np.float32 if self.X.dtype == np.float32 else np.float64
+
+    def _float64_chunks(self):
+        """``(rows, X[rows] as float64)`` over chunks (one view when ``X`` is already float64)."""
+        if self.X.dtype == np.float64:
+            yield slice(0, self.n_samples), self.X
+            return
+        for rows in row_chunks(self.n_samples, 8 * self.X.shape[1]):
+            yield rows, self.X[rows].astype(np.float64)
+
     def dot(self, V):
-        """``X̃ Vᵀ`` for ``V`` of shape (r, n_columns); returns (n_samples, r)."""
+        """``X̃ Vᵀ`` for ``V`` of shape (r, n_columns); returns (n_samples, r), in float64."""
         p = self.n_features
-        out = self.X @ V[:, :p].T
-        out = np.asarray(out)
+        if self.X.dtype == np.float64:
+            out = np.asarray(self.X @ V[:, :p].T)
+        else:
+            out = np.empty((self.n_samples, V.shape[0]))
+            for rows, X in self._float64_chunks():
+                out[rows] = np.asarray(X @ V[:, :p].T)
         if self.fit_intercept:
             out += V[:, p]
         return out
 
     def dot_transposed(self, V, out=None):
-        """``V X̃ᵀ`` of shape (r, n_samples) for ``V`` of shape (r, n_columns), into ``out`` if given."""
+        """``V X̃ᵀ`` of shape (r, n_samples) for ``V`` of shape (r, n_columns), into ``out`` if given.
+
+        Computed in :attr:`dtype` (float32 for float32 ``X``): this is the result-sized product.
+        """
         p = self.n_features
+        coef = V[:, :p].astype(self.dtype, copy=False)
         if sp.issparse(self.X):
-            product = np.asarray(self.X @ V[:, :p].T).T
+            product = np.asarray(self.X @ coef.T).T
             if out is None:
                 out = product
             else:
                 out[...] = product
         else:
-            out = np.matmul(V[:, :p], self.X.T, out=out)
+            out = np.matmul(coef, self.X.T, out=out)
         if self.fit_intercept:
-            out += V[:, p:]
+            out += V[:, p:].astype(out.dtype, copy=False)
         return out
 
     def tdot(self, A):
-        """``X̃ᵀ A`` transposed for ``A`` of shape (n_samples, r); returns (r, n_columns)."""
-        coef_part = np.asarray(self.X.T @ A).T
+        """``X̃ᵀ A`` transposed for ``A`` of shape (n_samples, r); returns (r, n_columns), in float64."""
+        coef_part = np.zeros((A.shape[1], self.X.shape[1]))
+        for rows, X in self._float64_chunks():
+            coef_part += np.asarray(X.T @ A[rows]).T
         if not self.fit_intercept:
-            return np.ascontiguousarray(coef_part)
+            return coef_part
         return np.hstack([coef_part, A.sum(axis=0)[:, None]])
 
     def sandwich(self, weights):
@@ -82,7 +113,7 @@ class LinearDesign:
         X, p = self.X, self.X.shape[1]
         xtdx = np.zeros((p, p))
         for rows in row_chunks(self.n_samples, 8 * p):
-            chunk, w = X[rows], weights[rows]
+            chunk, w = X[rows].astype(np.float64, copy=False), weights[rows]
             if sp.issparse(chunk):
                 xtdx += (chunk.T @ chunk.multiply(w[:, None]).tocsr()).toarray()
             else:
@@ -91,7 +122,7 @@ class LinearDesign:
             return xtdx
         out = np.empty((p + 1, p + 1))
         out[:p, :p] = xtdx
-        out[:p, p] = out[p, :p] = np.asarray(X.T @ weights).ravel()
+        out[:p, p] = out[p, :p] = self.tdot(weights[:, None])[0, :p]
         out[p, p] = weights.sum()
         return out
 
@@ -100,7 +131,7 @@ class LinearDesign:
         X = self.X
         diag = np.zeros(X.shape[1])
         for rows in row_chunks(self.n_samples, 8 * X.shape[1]):
-            chunk = X[rows]
+            chunk = X[rows].astype(np.float64, copy=False)
             squares = chunk.multiply(chunk) if sp.issparse(chunk) else chunk * chunk
             diag += np.asarray(squares.T @ weights[rows]).ravel()
         if self.fit_intercept:
@@ -113,7 +144,7 @@ class LinearDesign:
         if sp.issparse(X):
             norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
         else:
-            norms = np.einsum("ij,ij->i", X, X)
+            norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         return norms + float(self.fit_intercept)
 
     def dense(self):

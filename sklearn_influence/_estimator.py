@@ -377,11 +377,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         return weights
 
     def _model_features(self, X, prefix, n_features):
-        """``X`` as the final model sees it: float64, dense or CSR, finite, right width."""
+        """``X`` as the final model sees it: float64 or float32, dense or CSR, finite, right width."""
         if prefix is None:
-            Xt = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+            Xt = validate_data(self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32])
         else:
-            Xt = check_array(prefix.transform(X), accept_sparse="csr", dtype=np.float64)
+            Xt = check_array(prefix.transform(X), accept_sparse="csr", dtype=[np.float64, np.float32])
         if n_features is not None and Xt.shape[1] != n_features:
             raise ValueError(f"X has {Xt.shape[1]} features after preprocessing, but the model expects {n_features}.")
         if sp.issparse(Xt):

@@ -178,7 +178,7 @@ class InfluenceQuantitiesMixin:
         """
         query = self._query(X, y)
         rows = self._training_rows(indices)
-        out = np.empty((query.raw.shape[0], len(rows)))
+        out = np.empty((query.raw.shape[0], len(rows)), dtype=self._design.dtype)
         for _ in self._influence_blocks(query, rows, out):
             pass
         return out
@@ -198,7 +198,7 @@ class InfluenceQuantitiesMixin:
         temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
         for chunk, chunk_rows in self._chunks(rows, temporaries):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
-            target = out[:, chunk] if out is not None else np.empty((n_queries, design.n_samples))
+            target = out[:, chunk] if out is not None else np.empty((n_queries, design.n_samples), design.dtype)
             if k_out == 1:
                 products = design.dot_transposed(flat, out=target if target.flags.c_contiguous else None)
                 np.multiply(products, residuals[:, 0], out=target)

@@ -34,3 +34,43 @@ def test_row_chunks_cover_rows_once():
     assert len(chunks) > 1
     np.testing.assert_array_equal(np.concatenate([np.arange(1000)[c] for c in chunks]), np.arange(1000))
     assert list(row_chunks(0, 100)) == []
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_stays_float32_and_agrees_with_float64(sparse):
+    """float32 X is only upcast chunk by chunk, never as a whole; the result-sized influence product runs in
+    float32 and agrees with the float64 computation to float32 precision; solves stay float64."""
+    import tracemalloc
+
+    from sklearn_influence import InfluenceEstimator
+
+    rng = np.random.default_rng(0)
+    X64 = rng.standard_normal((8010, 200)) * (rng.random((8010, 200)) < (0.05 if sparse else 1.0))
+    y = (X64 @ rng.standard_normal(200) / 5 + rng.standard_normal(8010) > 0).astype(int)
+    X64, y, Xq, yq = X64[:8000], y[:8000], X64[8000:], y[8000:]
+    X32 = X64.astype(np.float32)
+    make = sp.csr_matrix if sparse else np.asarray
+    from conftest import tight_logistic
+
+    model = tight_logistic(C=0.5).fit(X64, y)
+    from sklearn.frozen import FrozenEstimator
+
+    wide = InfluenceEstimator(FrozenEstimator(model)).fit(make(X64), y)
+    tracemalloc.start()
+    with config_context(working_memory=1):  # float64 chunks of at most 1 MiB
+        narrow = InfluenceEstimator(FrozenEstimator(model)).fit(make(X32), y)
+        result = narrow.influence(Xq.astype(np.float32), yq)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert narrow._design.X.dtype == np.float32 and result.dtype == np.float32
+    if not sparse:
+        assert peak < X64.nbytes  # no float64 copy of X
+    expected = wide.influence(Xq, yq)
+    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(narrow.self_influence(), wide.self_influence(), rtol=1e-5)
+    np.testing.assert_allclose(
+        narrow.leave_one_out(Xq, yq, method="newton", indices=np.arange(50)),
+        wide.leave_one_out(Xq, yq, method="newton", indices=np.arange(50)),
+        rtol=1e-4,
+        atol=1e-9,
+    )
