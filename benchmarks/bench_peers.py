@@ -158,7 +158,8 @@ def main():
             model, X, y, Xq, yq = data(task, n, p)
             cells = []
             for name, method in METHODS.items():
-                if name == "statsmodels" and n * p > 2_000_000:
+                too_slow = {"statsmodels": n * p > 2_000_000, "pyDVL cg": n * p > 200_000}  # minutes to hours
+                if too_slow.get(name, False):
                     cells.append(f"{'-':>17}")
                     continue
                 try:
