@@ -9,6 +9,7 @@ from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
 from ._mlp import flatten_mlp_params, unflatten_mlp_params
 from ._svm import SmoothHingeClassifier
+from ._validation import validate_leave_one_out
 
 __version__ = "0.1.0.dev0"
 
@@ -18,5 +19,6 @@ __all__ = [
     "SmoothHingeClassifier",
     "flatten_mlp_params",
     "unflatten_mlp_params",
+    "validate_leave_one_out",
     "__version__",
 ]
