@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from ._decoding import objective_from_estimator, public_params
+from ._frames import FramesMixin
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver, LissaSolver, mean_hessian_extremes
 
@@ -60,7 +61,7 @@ def _unwrap(estimator):
     return Pipeline([("outer", prefix), ("inner", inner_prefix)]), model
 
 
-class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstimator):
+class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator):
     """Influence functions for a fitted scikit-learn model (Koh & Liang, 2017).
 
     Wraps a model, fits a clone of it, and answers "which training rows made the model
@@ -152,6 +153,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         Number of features seen during ``fit`` (raw space for a pipeline).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` had string column names.
+    training_index_ : pandas Index or None
+        The index of the training DataFrame (``None`` for arrays): the labels that
+        :meth:`to_frame` and :meth:`summary_frame` put on training rows.
 
     See Also
     --------
@@ -274,6 +278,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, MetaEstimatorMixin, BaseEstim
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
+        self.training_index_ = getattr(X, "index", None)
 
         prefix, model = _unwrap(self.estimator_)
         Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))

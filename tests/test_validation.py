@@ -43,3 +43,32 @@ def test_pandas_input_and_bad_arguments(binary_data):
         validate_leave_one_out(inf, frame, labels, Xq, yq, n_top=-1)
     with pytest.raises(ValueError, match="at least 1"):
         validate_leave_one_out(inf, frame, labels, Xq, yq, n_top=0, n_random=0)
+
+
+def test_summary_frame_and_labelled_results(regression_data):
+    X, Y, Xq, Yq = regression_data
+    names = [f"patient_{i}" for i in range(len(X))]
+    frame = pd.DataFrame(X, index=names)
+    query = pd.DataFrame(Xq, index=[f"query_{j}" for j in range(len(Xq))])
+    from sklearn.linear_model import Ridge
+
+    inf = InfluenceEstimator(Ridge(alpha=0.5)).fit(frame, Y[:, 0])
+    summary = inf.summary_frame(query, Yq[:, 0])
+    assert list(summary.index) == names
+    assert list(summary.columns) == ["self_influence", "training_loss", "leverage", "loo_mean_query_loss"]
+    # leverage is the classic ridge hat value h_ii = x̃ᵢᵀ (X̃ᵀX̃ + αJ)⁻¹ x̃ᵢ
+    Xt = np.c_[X, np.ones(len(X))]
+    J = np.diag(np.r_[np.ones(X.shape[1]), 0.0])
+    hat = np.einsum("ij,ji->i", Xt, np.linalg.solve(Xt.T @ Xt + 0.5 * J, Xt.T))
+    np.testing.assert_allclose(summary["leverage"], hat, rtol=1e-9)
+    np.testing.assert_allclose(summary["training_loss"], (Y[:, 0] - inf.predict(frame)) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(summary["self_influence"], inf.self_influence())
+    np.testing.assert_allclose(
+        summary["loo_mean_query_loss"], inf.leave_one_out(query, Yq[:, 0], method="newton").mean(axis=0)
+    )
+    labelled = inf.to_frame(inf.influence(query, Yq[:, 0], indices=[3, 7]), query, indices=[3, 7])
+    assert list(labelled.index) == list(query.index) and list(labelled.columns) == ["patient_3", "patient_7"]
+    series = inf.to_frame(inf.self_influence())
+    assert list(series.index) == names
+    plain = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, Y[:, 0])
+    assert list(plain.summary_frame().index) == list(range(len(X)))

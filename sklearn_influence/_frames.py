@@ -1,0 +1,94 @@
+"""Results labelled with the user's own rows: pandas DataFrames and a per-row summary table."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - pandas is in the test extras
+        raise ImportError("Labelled results need pandas: pip install pandas.") from None
+    return pandas
+
+
+class FramesMixin:
+    """``to_frame`` and ``summary_frame`` for :class:`InfluenceEstimator`."""
+
+    def _training_labels(self):
+        labels = self.training_index_
+        return _pandas().RangeIndex(self._design.n_samples) if labels is None else labels
+
+    def to_frame(self, result, X_query=None, *, indices=None):
+        """Label a result with the training rows' labels (and the query rows' labels).
+
+        Parameters
+        ----------
+        result : ndarray of shape (n_queries, n_selected) or (n_selected,)
+            The output of ``influence``, ``leave_one_out`` (a query × train matrix) or of
+            ``self_influence`` (one value per training row).
+        X_query : DataFrame or array-like, default=None
+            The queries of a query × train result; a DataFrame's index labels the rows.
+        indices : array-like of int or bool, default=None
+            The ``indices`` the result was computed for; ``None``: all training rows.
+
+        Returns
+        -------
+        frame : DataFrame or Series
+            Columns (or the index of a Series) are the training rows' labels: the index of
+            the DataFrame ``X`` was fitted on, else positions.
+        """
+        check_is_fitted(self)
+        pd = _pandas()
+        labels = self._training_labels()[self._training_rows(indices)]
+        result = np.asarray(result)
+        if result.ndim == 1:
+            return pd.Series(result, index=labels, name="value")
+        queries = getattr(X_query, "index", None) if X_query is not None else None
+        return pd.DataFrame(result, index=queries, columns=labels)
+
+    def summary_frame(self, X_query=None, y_query=None):
+        """One row per training row: what each diagnostic says about it.
+
+        Columns:
+
+        - ``self_influence``: ``n g_iᵀ H⁻¹ g_i`` (mislabel candidates rank high);
+        - ``training_loss``: ``ℓ(z_i, θ̂)``;
+        - ``leverage``: ``s_i a_i x̃_iᵀ H⁻¹ x̃_i``, the diagonal of the (generalised) hat
+          matrix, for single-output linear models (NaN otherwise); ``h_ii`` for ridge;
+        - ``loo_mean_query_loss`` (with queries): predicted change of the mean query loss
+          when the row is removed, Newton step where available, first order otherwise
+          (positive: the row was helpful).
+
+        Parameters
+        ----------
+        X_query, y_query : array-like, default=None
+            Query points for the leave-one-out column.
+
+        Returns
+        -------
+        summary : DataFrame of shape (n_train, 3 or 4)
+            Indexed by the training rows' labels.
+        """
+        check_is_fitted(self)
+        pd = _pandas()
+        objective = self._objective
+        columns = {
+            "self_influence": self.self_influence(),
+            "training_loss": objective.loss.loss(self._targets, self._raw),
+        }
+        if objective.separable and objective.n_outputs == 1 and hasattr(objective, "input_coef"):
+            curvature = objective.curvature_weights(self._targets, self._raw, self._weights)
+            quad = np.concatenate(
+                [
+                    self._solver.quadratic_forms(self._design.take(rows))
+                    for _, rows in self._chunks(np.arange(self._design.n_samples), 2 * self._design.n_columns)
+                ]
+            )
+            columns["leverage"] = curvature * quad
+        else:
+            columns["leverage"] = np.full(self._design.n_samples, np.nan)
+        if X_query is not None:
+            method = "newton" if hasattr(objective, "input_coef") else "influence"
+            columns["loo_mean_query_loss"] = self.leave_one_out(X_query, y_query, method=method).mean(axis=0)
+        return pd.DataFrame(columns, index=self._training_labels())
