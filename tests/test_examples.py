@@ -7,7 +7,11 @@ import sys
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-SMALL_FLAG = {"plot_smooth_hinge.py": ["--small"], "plot_mlp_damping.py": ["--small"]}
+SMALL_FLAG = {
+    "plot_smooth_hinge.py": ["--small"],
+    "plot_mlp_damping.py": ["--small"],
+    "plot_mislabeled.py": ["--small"],
+}
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
