@@ -8,6 +8,7 @@ leave-one-out for least squares and Newton-step leave-one-out for logistic model
 from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
 from ._mlp import flatten_mlp_params, unflatten_mlp_params
+from ._plots import LeaveOneOutDisplay
 from ._svm import SmoothHingeClassifier
 from ._validation import validate_leave_one_out
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AutogradModel",
     "InfluenceEstimator",
+    "LeaveOneOutDisplay",
     "SmoothHingeClassifier",
     "flatten_mlp_params",
     "unflatten_mlp_params",

@@ -7,12 +7,12 @@ import re
 import pytest
 
 import sklearn_influence
-from sklearn_influence import _custom, _estimator, _mlp, _svm, _validation
+from sklearn_influence import _custom, _estimator, _mlp, _plots, _svm, _validation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", [_estimator, _svm, _custom, _mlp, _validation], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_estimator, _svm, _custom, _mlp, _validation, _plots], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
@@ -22,6 +22,7 @@ def test_public_names_are_exported():
     assert set(sklearn_influence.__all__) == {
         "AutogradModel",
         "InfluenceEstimator",
+        "LeaveOneOutDisplay",
         "SmoothHingeClassifier",
         "flatten_mlp_params",
         "unflatten_mlp_params",

@@ -72,3 +72,22 @@ def test_summary_frame_and_labelled_results(regression_data):
     assert list(series.index) == names
     plain = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, Y[:, 0])
     assert list(plain.summary_frame().index) == list(range(len(X)))
+
+
+def test_leave_one_out_display(binary_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_influence import LeaveOneOutDisplay
+
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    display = LeaveOneOutDisplay.from_estimator(inf, X, y, Xq, yq, n_top=6, n_random=2, random_state=0)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=6, n_random=2, random_state=0)
+    np.testing.assert_allclose(display.scatter_.get_offsets(), np.c_[check.actual, check.predicted])
+    assert "Pearson" in display.ax_.get_title() and display.figure_ is display.ax_.figure
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    assert LeaveOneOutDisplay(predicted=[1.0, 2.0], actual=[1.1, 1.9]).plot(ax=ax).ax_ is ax
+    plt.close("all")
