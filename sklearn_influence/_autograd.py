@@ -12,6 +12,7 @@ only the linear models have in closed form.
 
 import autograd.numpy as anp
 import numpy as np
+import scipy.sparse as sp
 from autograd import grad, hessian
 
 from ._design import row_chunks
@@ -156,6 +157,11 @@ class AutogradObjective:
         return index
 
     def design(self, X, targets):
+        if sp.issparse(X):
+            raise TypeError(
+                "Sparse X is not supported for differentiable (autograd) models such as MLPs, "
+                "HuberRegressor and AutogradModel; pass X.toarray()."
+            )
         return GradientDesign(np.asarray(X, dtype=np.float64), targets, self)
 
     def per_sample_gradients(self, X, targets):

@@ -15,6 +15,7 @@ Every scaling convention of scikit-learn is resolved here and nowhere else:
 
 import autograd.numpy as anp
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import (
     GammaRegressor,
     HuberRegressor,
@@ -82,14 +83,19 @@ def public_params(model):
         return np.concatenate([model.coef_, [model.intercept_] if model.fit_intercept else [], [model.scale_]])
     if hasattr(model, "coefs_"):
         return flatten_mlp_params(model.coefs_, model.intercepts_).astype(float)
-    coef = np.asarray(model.coef_, dtype=float).ravel()
+    coef = _dense(model.coef_).ravel()
     if not _fits_intercept(model):
         return coef
     return np.concatenate([coef, np.atleast_1d(np.asarray(model.intercept_, dtype=float)).ravel()])
 
 
+def _dense(coef):
+    """``coef_`` as a float array (``SVC`` fitted on sparse data stores it sparse)."""
+    return np.asarray(coef.toarray() if sp.issparse(coef) else coef, dtype=float)
+
+
 def _stack_intercept(coef, intercept, fit_intercept):
-    coef = np.asarray(coef, dtype=float)
+    coef = _dense(coef)
     if not fit_intercept:
         return coef
     return np.hstack([coef, np.asarray(intercept, dtype=float).reshape(-1, 1)])
@@ -398,18 +404,34 @@ def _decode_huber(model, y, sample_weight, smoothing):
     ``coef_``, ``intercept_`` (if fitted), ``scale_``.
     """
     _refuse_smoothing(model, smoothing)
-    n_features, epsilon, fit_intercept = model.coef_.size, model.epsilon, model.fit_intercept
+    losses = _HuberLosses(model.coef_.size, model.epsilon, model.fit_intercept)
+    return AutogradObjective(
+        losses, public_params(model), penalty=_SquaredNorm(model.alpha, model.coef_.size)
+    ), sample_weight
 
-    def losses(theta, X, y):
-        raw = anp.dot(X, theta[:n_features]) + (theta[n_features] if fit_intercept else 0.0)
+
+class _HuberLosses:
+    """Per-sample ``σ + σ H_ε(|y − Xw − b| / σ)`` (a class, not a closure, so that fits pickle)."""
+
+    def __init__(self, n_features, epsilon, fit_intercept):
+        self.n_features, self.epsilon, self.fit_intercept = n_features, epsilon, fit_intercept
+
+    def __call__(self, theta, X, y):
+        p, epsilon = self.n_features, self.epsilon
+        raw = anp.dot(X, theta[:p]) + (theta[p] if self.fit_intercept else 0.0)
         scale = theta[-1]
         z = anp.abs(y - raw) / scale
         return scale + scale * anp.where(z < epsilon, z**2, 2 * epsilon * z - epsilon**2)
 
-    def penalty(theta):
-        return model.alpha * anp.dot(theta[:n_features], theta[:n_features])
 
-    return AutogradObjective(losses, public_params(model), penalty=penalty), sample_weight
+class _SquaredNorm:
+    """``strength · ||θ[:n]||²``."""
+
+    def __init__(self, strength, n):
+        self.strength, self.n = strength, n
+
+    def __call__(self, theta):
+        return self.strength * anp.dot(theta[: self.n], theta[: self.n])
 
 
 _DECODERS = {

@@ -304,6 +304,15 @@ class HalfTweedieLoss:
     def __init__(self, power):
         self.power = power
 
+    def check_targets(self, y):
+        """Raise unless ``y`` lies in the family's domain (y ≥ 0 for 1 ≤ p < 2, y > 0 for p ≥ 2)."""
+        bad = (y <= 0) if self.power >= 2 else (y < 0)
+        if np.any(bad):
+            domain = "y > 0" if self.power >= 2 else "y >= 0"
+            raise ValueError(
+                f"Tweedie power={self.power:g} needs {domain}; got values {np.unique(y[bad])[:5].tolist()}."
+            )
+
     def loss(self, t, f):
         y, f, p = t[..., 0], f[..., 0], self.power
         mu = np.exp(f)

@@ -95,7 +95,7 @@ class MLPObjective:
             raise ValueError(f"MLPRegressor(loss={estimator.loss!r}) is not supported; use loss='squared_error'.")
         self.output = output
         self.shapes = [np.shape(w) for w in estimator.coefs_]
-        self.hidden = _ACTIVATIONS[estimator.activation]
+        self.activation = estimator.activation  # a name, so that the objective pickles
         self.n_coef = sum(a * b for a, b in self.shapes)
         self.alpha = float(estimator.alpha)
         self.theta = flatten_mlp_params(estimator.coefs_, estimator.intercepts_).astype(float)
@@ -119,7 +119,7 @@ class MLPObjective:
             z = anp.dot(a, weights) + bias
             if offsets is not None:
                 z = z + offsets[index]
-            a = self.hidden(z) if index < len(layers) - 1 else z
+            a = _ACTIVATIONS[self.activation](z) if index < len(layers) - 1 else z
         return a, inputs
 
     def _output_losses(self, raw, targets):

@@ -98,6 +98,8 @@ class LinearObjective:
                     f"y must have shape (n_samples, {self.n_outputs}) for a model with {self.n_outputs} "
                     f"output(s); got shape {y.shape}."
                 )
+            if hasattr(self.loss, "check_targets"):
+                self.loss.check_targets(y)
             return y.reshape(y.shape[0], self.n_outputs)
         y = np.asarray(y)
         try:

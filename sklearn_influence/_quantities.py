@@ -121,7 +121,8 @@ class InfluenceQuantitiesMixin:
             coef[undefined] = np.nan
         if np.any(undefined):
             warnings.warn(
-                f"Removing training rows {rows[undefined][:10].tolist()} (of {undefined.sum()}) leaves a "
+                f"Removing training rows {np.arange(self._design.n_samples)[rows][undefined][:10].tolist()} "
+                f"(of {undefined.sum()}) leaves a "
                 "singular Hessian (leverage ≥ 1); their Newton leave-one-out estimate is NaN. Add "
                 "damping or regularisation, or use method='influence'.",
                 RuntimeWarning,
@@ -324,6 +325,11 @@ class InfluenceQuantitiesMixin:
             raise ValueError("n_probes (the stochastic estimate) is available for single-output linear models.")
         rng = check_random_state(random_state)
         curvature = objective.curvature_weights(self._targets, self._raw, self._weights)
+        if np.any(curvature < 0):
+            raise ValueError(
+                "n_probes needs every row's curvature to be non-negative (a convex loss); this model has "
+                f"{np.count_nonzero(curvature < 0)} rows of negative curvature. Use the exact self_influence()."
+            )
         n = self._design.n_samples
         probes = np.empty((n_probes, self._design.n_columns))
         for chunk in row_chunks(n_probes, 8 * n):

@@ -13,15 +13,30 @@ from sklearn.utils.validation import check_is_fitted
 from ._progress import progress
 
 
-def _refit_losses(estimator, X, y, X_query, y_query, keep):
-    """Per-sample query losses of ``clone(estimator)`` refitted on the rows ``keep``."""
-    from ._estimator import InfluenceEstimator
+def _refit_losses(influence_estimator, X, y, X_query, y_query, keep, sample_weight):
+    """Per-sample query losses of ``clone(estimator)`` refitted on the rows ``keep``.
+
+    The loss is the one the influence estimator uses (its ``smoothing`` included), read from
+    the refitted model's decoded objective: no Hessian is formed for a refit.
+    """
+    from sklearn.utils.validation import check_array
+
+    from ._decoding import objective_from_estimator
+    from ._estimator import _unwrap
 
     rows = np.flatnonzero(keep)
     X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
     y_rows = y.iloc[rows] if hasattr(y, "iloc") else np.asarray(y)[rows]
-    refit = clone(estimator).fit(X_rows, y_rows)
-    return InfluenceEstimator(FrozenEstimator(refit)).fit(X_rows, y_rows).loss(X_query, y_query)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[rows]
+    refit = clone(influence_estimator.estimator)
+    refit.fit(X_rows, y_rows, **({} if weights is None else {"sample_weight": weights}))
+    prefix, model = _unwrap(refit)
+    objective, _ = objective_from_estimator(
+        model, np.asarray(y_rows), np.ones(len(rows)) if weights is None else weights, influence_estimator.smoothing
+    )
+    Xq = check_array(X_query if prefix is None else prefix.transform(X_query), accept_sparse="csr", dtype=np.float64)
+    targets = objective.encode(np.asarray(y_query))
+    return objective.loss.loss(targets, objective.raw(objective.design(Xq, targets)))
 
 
 def validate_leave_one_out(
@@ -35,6 +50,7 @@ def validate_leave_one_out(
     n_random=10,
     method="newton",
     random_state=None,
+    sample_weight=None,
     n_jobs=None,
     verbose=0,
 ):
@@ -69,6 +85,8 @@ def validate_leave_one_out(
         The approximation validated.
     random_state : int, RandomState instance or None, default=None
         Seed of the random rows.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The weights the estimator was fitted with: each refit gets them without its row.
     n_jobs : int, default=None
         Refits run in parallel through joblib.
     verbose : int, default=0
@@ -95,6 +113,11 @@ def validate_leave_one_out(
     True
     """
     check_is_fitted(influence_estimator)
+    if isinstance(influence_estimator.estimator, FrozenEstimator):
+        raise ValueError(
+            "validate_leave_one_out refits clone(estimator), but a FrozenEstimator cannot be refitted: "
+            "wrap the unfitted estimator in InfluenceEstimator instead."
+        )
     for name, value in (("n_top", n_top), ("n_random", n_random)):
         if not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}.")
@@ -108,10 +131,9 @@ def validate_leave_one_out(
     extra = rng.choice(rest, size=min(n_random, rest.size), replace=False) if rest.size else rest
     rows = np.concatenate([top, extra]).astype(np.intp)
 
-    estimator = influence_estimator.estimator
     base = influence_estimator.loss(X_query, y_query).mean()
     masks = [np.arange(n) != i for i in rows] + [np.ones(n, dtype=bool)]
-    jobs = (delayed(_refit_losses)(estimator, X, y, X_query, y_query, keep) for keep in masks)
+    jobs = (delayed(_refit_losses)(influence_estimator, X, y, X_query, y_query, keep, sample_weight) for keep in masks)
     losses = Parallel(n_jobs=n_jobs)(progress(jobs, total=len(masks), description="refits", verbose=verbose))
     actual = np.array([loss.mean() - base for loss in losses[:-1]])
     noise_floor = abs(losses[-1].mean() - base)

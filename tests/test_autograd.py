@@ -202,3 +202,27 @@ def test_autograd_probit_against_refits(binary_data):
     fits = [deepcopy(model).fit(X, y, sample_weight=np.where(np.arange(len(y)) == i, 1 + e, 1.0)) for e in (eps, -eps)]
     numeric = (fits[0].params_ - fits[1].params_) / (2 * eps)
     np.testing.assert_allclose(inf.influence_params(indices=[i])[0] / len(y), numeric, rtol=1e-4, atol=1e-8)
+
+
+def test_differentiable_models_pickle_and_refuse_sparse_input(digits3, regression_data):
+    import pickle
+
+    import scipy.sparse as sp
+    from sklearn.linear_model import HuberRegressor
+
+    X, y, Xq, yq = digits3
+    for activation in ("relu", "tanh", "identity", "logistic"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            inf = InfluenceEstimator(_mlp("multiclass", activation=activation, max_iter=20), damping=10.0).fit(X, y)
+        restored = pickle.loads(pickle.dumps(inf))
+        np.testing.assert_array_equal(restored.influence(Xq, yq), inf.influence(Xq, yq))
+    Xr, Yr, Xrq, Yrq = regression_data
+    huber = InfluenceEstimator(HuberRegressor(max_iter=1000)).fit(Xr, Yr[:, 0])
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(huber)).influence(Xrq, Yrq[:, 0]), huber.influence(Xrq, Yrq[:, 0])
+    )
+    with pytest.raises(TypeError, match="Sparse X is not supported for differentiable"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            InfluenceEstimator(_mlp("multiclass", max_iter=5), damping=10.0).fit(sp.csr_matrix(X), y)

@@ -253,3 +253,25 @@ def test_stochastic_self_influence_needs_a_single_output_linear_model(multiclass
     inf = InfluenceEstimator(tight_logistic()).fit(X, y)
     with pytest.raises(ValueError, match="single-output linear models"):
         inf.self_influence(n_probes=10)
+
+
+def test_newton_warns_for_rows_whose_removal_leaves_a_singular_hessian(rng):
+    from sklearn.linear_model import LinearRegression
+
+    X = np.c_[rng.normal(size=(30, 2)), np.eye(30)[:, 0]]  # only row 0 has the third feature
+    y = rng.normal(size=30)
+    inf = InfluenceEstimator(LinearRegression()).fit(X, y)
+    with pytest.warns(RuntimeWarning, match=r"Removing training rows \[0\]"):
+        steps = inf.leave_one_out_params(method="newton")
+    assert np.all(np.isnan(steps[0])) and np.all(np.isfinite(steps[1:]))
+
+
+def test_glm_query_targets_outside_the_domain_are_an_error():
+    from sklearn.linear_model import GammaRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    y = np.exp(X[:, 0] / 2) + 0.1
+    inf = InfluenceEstimator(GammaRegressor(alpha=0.1)).fit(X, y)
+    with pytest.raises(ValueError, match="needs y > 0"):
+        inf.loss(X[:2], [0.0, 1.0])

@@ -91,3 +91,21 @@ def test_leave_one_out_display(binary_data):
     _, ax = plt.subplots()
     assert LeaveOneOutDisplay(predicted=[1.0, 2.0], actual=[1.1, 1.9]).plot(ax=ax).ax_ is ax
     plt.close("all")
+
+
+def test_validation_keeps_smoothing_weights_and_refuses_frozen_models(binary_data):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.svm import LinearSVC
+
+    X, y, Xq, yq = binary_data
+    svm = LinearSVC(loss="hinge", C=0.1, tol=1e-10, max_iter=100_000, random_state=0)
+    inf = InfluenceEstimator(svm, smoothing=0.1).fit(X, y)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=4, n_random=0)
+    assert np.all(np.isfinite(check.actual))
+    weight = np.linspace(0.5, 2.0, len(y))
+    weighted = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y, sample_weight=weight)
+    check = validate_leave_one_out(weighted, X, y, Xq, yq, n_top=5, n_random=0, sample_weight=weight)
+    assert check.pearson > 0.99 and check.noise_floor < 1e-8
+    frozen = InfluenceEstimator(FrozenEstimator(tight_logistic().fit(X, y))).fit(X, y)
+    with pytest.raises(ValueError, match="FrozenEstimator cannot be refitted"):
+        validate_leave_one_out(frozen, X, y, Xq, yq)
