@@ -256,6 +256,7 @@ def _decode_sgd(model, y, sample_weight, smoothing):
     # SGD minimises (1/n) Σ s_i L + alpha ½||w||²: in sum form the L2 strength is n·alpha.
     strength = len(y) * model.alpha if model.penalty == "l2" else 0.0
     objective = _margin_objective(model, margin, matches, strength, 0.0)
+    objective.penalty_shares = np.full(len(y), strength / len(y))  # each row carries α of n·α
     if model.class_weight is None:
         return objective, sample_weight
     per_class = compute_class_weight(model.class_weight, classes=model.classes_, y=y)  # unweighted, as SGD does
@@ -316,7 +317,8 @@ def _decode_glm(model, y, sample_weight, smoothing):
     penalty = np.full(coef.shape[1], model.alpha * sample_weight.sum())
     if model.fit_intercept:
         penalty[-1] = 0.0
-    return LinearObjective(loss, coef, penalty, model.fit_intercept), sample_weight
+    shares = model.alpha * sample_weight  # each row carries α·s_i of the penalty
+    return LinearObjective(loss, coef, penalty, model.fit_intercept, penalty_shares=shares), sample_weight
 
 
 def _decode_ridge_classifier(model, y, sample_weight, smoothing):
@@ -390,10 +392,13 @@ def _decode_sgd_regressor(model, y, sample_weight, smoothing):
             f"SGDRegressor(loss={model.loss!r}) is not supported (not differentiable); supported: {list(losses)}."
         )
     coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
-    penalty = np.full(coef.shape[1], len(y) * model.alpha if model.penalty == "l2" else 0.0)
+    strength = model.alpha if model.penalty == "l2" else 0.0
+    penalty = np.full(coef.shape[1], len(y) * strength)
     if model.fit_intercept:
         penalty[-1] = 0.0
-    return LinearObjective(losses[model.loss](), coef, penalty, model.fit_intercept), sample_weight
+    shares = np.full(len(y), strength)  # each row carries α of the penalty n·α
+    objective = LinearObjective(losses[model.loss](), coef, penalty, model.fit_intercept, penalty_shares=shares)
+    return objective, sample_weight
 
 
 def _decode_huber(model, y, sample_weight, smoothing):

@@ -317,7 +317,16 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 max_iter=self.cg_max_iter,
                 verbose=self.verbose,
             )
+        self._solve_penalty_share(objective)
         return self
+
+    def _solve_penalty_share(self, objective):
+        """``H⁻¹ ∂(½||θ||²_mask)/∂θ`` once, when the estimator's penalty scales with the data."""
+        shares = getattr(objective, "penalty_shares", None)
+        self._penalty_shares = shares
+        self._share_solution = (
+            None if shares is None else self._solver.solve(objective.penalty_share_gradient()[None])[0]
+        )
 
     def _lissa(self, objective, design, curvature):
         if not hasattr(objective, "input_coef"):

@@ -56,13 +56,29 @@ class LinearObjective:
         False when the loss is a smoothed stand-in for the one the model was trained on
         (Koh & Liang's protocol for the hinge): the fit is then not a stationary point of
         this objective, by design.
+    penalty_shares : ndarray of shape (n_samples,) or None, default=None
+        When the estimator scales its penalty with the data (GLMs: ``α·Σs``; SGD: ``α·n``),
+        the share ``c_i`` of the penalty strength that leaves with row ``i``:
+        ``penalty = (Σ_i c_i) · mask`` on the penalised columns. A refit without row ``i``
+        has the weaker penalty, so leave-one-out removes ``c_i · ½||θ||²_mask`` too.
     """
 
     #: ``solver="auto"`` factorises exactly up to this many (internal) parameters.
     auto_exact_max_params = 3000
 
-    def __init__(self, loss, coef, penalty, fit_intercept, classes=None, basis=None, matches_training_loss=True):
+    def __init__(
+        self,
+        loss,
+        coef,
+        penalty,
+        fit_intercept,
+        classes=None,
+        basis=None,
+        matches_training_loss=True,
+        penalty_shares=None,
+    ):
         self.loss = loss
+        self.penalty_shares = penalty_shares
         self.coef = coef
         self.penalty = penalty
         self.fit_intercept = fit_intercept
@@ -190,6 +206,10 @@ class LinearObjective:
         return out + (self.penalty + damping) * V
 
     # --- layout ------------------------------------------------------------------------
+    def penalty_share_gradient(self):
+        """``∂(½||θ||²_mask)/∂θ``: the penalised columns of ``Θ`` (the direction a share pulls)."""
+        return np.where(self.penalty > 0, self.coef, 0.0)
+
     def to_public(self, V):
         """Map ``(..., n_outputs, n_columns)`` to the public layout ``(..., n_params)``."""
         if self.basis is not None:

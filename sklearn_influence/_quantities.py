@@ -101,13 +101,21 @@ class InfluenceQuantitiesMixin:
         """``c_i = s_i (I − s_i A_i M_i)⁻¹ r_i``: the Woodbury form of the Newton step.
 
         ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i = H⁻¹ (c_i ⊗ x̃_i)``, with ``A_i = ∂²ℓ/∂f²``
-        and ``M_i`` the quadratic forms of the solver. Rows whose removal leaves a
-        singular Hessian get NaN and a warning.
+        and ``M_i`` the quadratic forms of the solver. When the row also carries a share
+        ``κ_i`` of the penalty (GLMs, SGD), the step gains ``κ_i H⁻¹q`` and the residual
+        ``r_i + κ_i A_i U_iᵀH⁻¹q`` (first order in the share's own curvature). Rows whose
+        removal leaves a singular Hessian get NaN and a warning.
         """
         design = self._design.take(rows)
         quad = self._solver.quadratic_forms(design)
         curvature = self._objective.loss.hessian(self._targets[rows], self._raw[rows])
         s, r = self._weights[rows], self._residuals[rows]
+        if self._penalty_shares is not None:  # the row also takes its share c_i of the penalty
+            along = design.dot(self._share_solution)  # x̃_iᵀ (H⁻¹q)_k
+            pulled = (
+                curvature[:, None] * along if self._objective.separable else np.einsum("ikl,il->ik", curvature, along)
+            )
+            r = r + self._penalty_shares[rows][:, None] * pulled
         if self._objective.separable:
             remaining = 1.0 - s * curvature * quad
             undefined = remaining <= 1e-12
@@ -375,6 +383,9 @@ class InfluenceQuantitiesMixin:
           refactorisation), and the query loss evaluated exactly at the new parameters.
           Exact for least squares.
 
+        For estimators whose penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``)
+        the row's share of the penalty leaves with it, as it does in a refit.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_queries, n_features)
@@ -393,12 +404,19 @@ class InfluenceQuantitiesMixin:
         self._check_method(method)
         rows = self._training_rows(indices)
         if method == "influence":
-            return self.influence(X, y, indices=rows) * (-self._weights[rows] / self._design.n_samples)
+            out = self.influence(X, y, indices=rows) * (-self._weights[rows] / self._design.n_samples)
+            if self._penalty_shares is not None:
+                query = self._query(X, y)
+                pulled = np.einsum("mk,mk->m", query.residuals, query.design.dot(self._share_solution))
+                out += pulled[:, None] * self._penalty_shares[rows][None, :]
+            return out
         query = self._query(X, y)
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
         n_queries = query.raw.shape[0]
         query_solves = self._solver.solve_output_units(query.design.dense()).reshape(-1, n_col)
+        if self._penalty_shares is not None:
+            share_shift = query.design.dot(self._share_solution)  # x̃_jᵀ (H⁻¹q)_k
         before = objective.loss.loss(query.targets, query.raw)
         after_targets = np.expand_dims(query.targets, 1)
         out = np.empty((n_queries, len(rows)))
@@ -410,6 +428,8 @@ class InfluenceQuantitiesMixin:
             else:
                 products = products.reshape(-1, n_queries, k_out, k_out)
                 shift = np.einsum("imkl,il->mik", products, coef)
+            if self._penalty_shares is not None:
+                shift = shift + self._penalty_shares[chunk_rows][None, :, None] * share_shift[:, None, :]
             after = objective.loss.loss(after_targets, query.raw[:, None, :] + shift)
             out[:, chunk] = after - before[:, None]
         return out
@@ -438,7 +458,11 @@ class InfluenceQuantitiesMixin:
         self._check_method(method)
         rows = self._training_rows(indices)
         coefficients = self._first_order_coefficients if method == "influence" else self._newton_coefficients
-        return self._parameter_steps(rows, coefficients)
+        steps = self._parameter_steps(rows, coefficients)
+        if self._penalty_shares is not None:  # the penalty share leaves with the row
+            shared = self._objective.to_public(self._share_solution[None])[0]
+            steps += self._penalty_shares[rows][:, None] * shared
+        return steps
 
     def _first_order_coefficients(self, rows):
         """``c_i = s_i r_i``: the first-order step ``θ̂₋ᵢ − θ̂ ≈ s_i H⁻¹ g_i = H⁻¹ (c_i ⊗ x̃_i)``."""

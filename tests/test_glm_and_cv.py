@@ -168,3 +168,32 @@ def test_huber_regressor_with_its_scale(count_data):
     refits = [clone(estimator).fit(np.delete(X, i, 0), np.delete(y, i)) for i in rows]
     actual = np.array([np.r_[m.coef_, m.intercept_, m.scale_] for m in refits]) - inf.params_
     assert pearson(inf.leave_one_out_params(indices=rows), actual) >= 0.99
+
+
+def test_leave_one_out_removes_the_rows_share_of_a_data_scaled_penalty(count_data):
+    """GLMs penalise α·Σs and SGD α·n: a refit without a row has a weaker penalty, and the
+    leave-one-out predictions account for it (up to the share's own curvature, O(1/n))."""
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import Ridge
+
+    X, y, _, _ = count_data
+    rows = spread_rows(len(y), 20)
+    poisson = _tight(PoissonRegressor(alpha=0.1))
+    inf = InfluenceEstimator(poisson).fit(X, y)
+    refits = [clone(poisson).fit(np.delete(X, i, 0), np.delete(y, i)) for i in rows]
+    actual = np.array([sklearn_params(m) for m in refits]) - inf.params_
+    error = np.abs(inf.leave_one_out_params(method="newton", indices=rows) - actual).max()
+    assert error < 0.015 * np.abs(actual).max()  # 2.6 % without the share
+    # SGD's squared loss at its exact minimiser is ridge with alpha = n·α; removing a row gives (n − 1)·α
+    alpha, n = 0.01, len(y)
+    ys = (y - y.mean()) / y.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sgd = SGDRegressor(loss="squared_error", alpha=alpha, max_iter=1, tol=None).fit(X, ys)
+    exact = Ridge(alpha=n * alpha).fit(X, ys)
+    sgd.coef_, sgd.intercept_ = exact.coef_.copy(), np.atleast_1d(exact.intercept_)
+    inf = InfluenceEstimator(FrozenEstimator(sgd)).fit(X, ys)
+    refits = [Ridge(alpha=(n - 1) * alpha).fit(np.delete(X, i, 0), np.delete(ys, i)) for i in rows]
+    actual = np.array([sklearn_params(m) for m in refits]) - inf.params_
+    error = np.abs(inf.leave_one_out_params(method="newton", indices=rows) - actual).max()
+    assert error < 0.006 * np.abs(actual).max()  # 1.8 % without the share
