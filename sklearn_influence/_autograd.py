@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from autograd import grad, hessian
 
 from ._design import row_chunks
+from ._objectives import class_indices
 
 _NEWTON_UNAVAILABLE = (
     "method='newton' needs each row's loss Hessian in closed form, which only the linear models "
@@ -125,6 +126,8 @@ class AutogradObjective:
     #: ``solver="auto"`` factorises exactly up to this many parameters: the dense Hessian
     #: costs one autograd Hessian-vector product per parameter.
     auto_exact_max_params = 1000
+    #: No per-row curvature in closed form (no Newton leave-one-out, LiSSA or probes).
+    closed_form = False
 
     def __init__(self, losses, theta, penalty=None, per_sample_gradients=None, classes=None, target_shape=None):
         self.losses = losses
@@ -146,15 +149,7 @@ class AutogradObjective:
     def encode(self, y):
         if self.classes is None:
             return np.asarray(y) if self.target_shape is None else np.asarray(y, dtype=float).reshape(self.target_shape)
-        index = np.searchsorted(self.classes, y)
-        index = np.clip(index, 0, len(self.classes) - 1)
-        unseen = self.classes[index] != np.asarray(y)
-        if np.any(unseen):
-            raise ValueError(
-                f"y contains labels never seen in training: {np.unique(np.asarray(y)[unseen]).tolist()}; "
-                f"the training classes are {self.classes.tolist()}."
-            )
-        return index
+        return class_indices(self.classes, y)
 
     def design(self, X, targets):
         if sp.issparse(X):

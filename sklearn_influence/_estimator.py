@@ -295,6 +295,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
 
         self._prefix, self._objective, self._design = prefix, objective, design
         self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
+        self._curvature = curvature
         self.params_ = public_params(model)
         self._check_stationarity(objective.gradient(design, targets, weights, residuals))
         self.solver_ = self._resolve_solver(objective)
@@ -329,7 +330,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         )
 
     def _lissa(self, objective, design, curvature):
-        if not hasattr(objective, "input_coef"):
+        if not objective.closed_form:
             raise ValueError("solver='lissa' is implemented for linear models; use 'exact' or 'cg'.")
         for name in ("lissa_depth", "lissa_repeats", "lissa_batch_size"):
             value = getattr(self, name)

@@ -73,22 +73,21 @@ class FramesMixin:
         check_is_fitted(self)
         pd = _pandas()
         objective = self._objective
-        columns = {
-            "self_influence": self.self_influence(),
-            "training_loss": objective.loss.loss(self._targets, self._raw),
-        }
-        if objective.separable and objective.n_outputs == 1 and hasattr(objective, "input_coef"):
-            curvature = objective.curvature_weights(self._targets, self._raw, self._weights)
+        columns = {"self_influence": None, "training_loss": objective.loss.loss(self._targets, self._raw)}
+        if objective.separable and objective.n_outputs == 1 and objective.closed_form:
+            # one pass of quadratic forms q_i = x̃ᵢᵀH⁻¹x̃ᵢ gives both n r_i² q_i and s_i a_i q_i
             quad = np.concatenate(
                 [
                     self._solver.quadratic_forms(self._design.take(rows))
                     for _, rows in self._chunks(np.arange(self._design.n_samples), 2 * self._design.n_columns)
                 ]
             )
-            columns["leverage"] = curvature * quad
+            columns["self_influence"] = self._design.n_samples * quad * self._residuals[:, 0] ** 2
+            columns["leverage"] = self._curvature * quad
         else:
+            columns["self_influence"] = self.self_influence()
             columns["leverage"] = np.full(self._design.n_samples, np.nan)
         if X_query is not None:
-            method = "newton" if hasattr(objective, "input_coef") else "influence"
+            method = "newton" if objective.closed_form else "influence"
             columns["loo_mean_query_loss"] = self.leave_one_out(X_query, y_query, method=method).mean(axis=0)
         return pd.DataFrame(columns, index=self._training_labels())

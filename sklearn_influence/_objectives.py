@@ -65,6 +65,8 @@ class LinearObjective:
 
     #: ``solver="auto"`` factorises exactly up to this many (internal) parameters.
     auto_exact_max_params = 3000
+    #: Per-row curvature in closed form: Newton leave-one-out, LiSSA and probes are available.
+    closed_form = True
 
     def __init__(
         self,
@@ -117,20 +119,7 @@ class LinearObjective:
             if hasattr(self.loss, "check_targets"):
                 self.loss.check_targets(y)
             return y.reshape(y.shape[0], self.n_outputs)
-        y = np.asarray(y)
-        try:
-            index = np.clip(np.searchsorted(self.classes, y), 0, len(self.classes) - 1)
-            unseen = self.classes[index] != y
-        except TypeError:  # labels of another type than the classes: none of them was seen
-            raise ValueError(
-                f"y contains labels never seen in training (types {sorted({type(v).__name__ for v in y})}); "
-                f"the training classes are {self.classes.tolist()}."
-            ) from None
-        if np.any(unseen):
-            raise ValueError(
-                f"y contains labels never seen in training: {np.unique(y[unseen]).tolist()}; "
-                f"the training classes are {self.classes.tolist()}."
-            )
+        index = class_indices(self.classes, y)
         return self.loss.encode(index)
 
     def design(self, X, targets):
@@ -220,6 +209,25 @@ class LinearObjective:
         if not self.fit_intercept:
             return coef
         return np.concatenate([coef, V[..., n_features]], axis=-1)
+
+
+def class_indices(classes, y):
+    """Positions of the labels ``y`` in the sorted ``classes``; unseen labels are an error."""
+    y = np.asarray(y)
+    try:
+        index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        unseen = classes[index] != y
+    except TypeError:  # labels of another type than the classes: none of them was seen
+        raise ValueError(
+            f"y contains labels never seen in training (types {sorted({type(v).__name__ for v in y})}); "
+            f"the training classes are {classes.tolist()}."
+        ) from None
+    if np.any(unseen):
+        raise ValueError(
+            f"y contains labels never seen in training: {np.unique(y[unseen]).tolist()}; "
+            f"the training classes are {classes.tolist()}."
+        )
+    return index
 
 
 def class_weighted(class_weight, classes, y, sample_weight):

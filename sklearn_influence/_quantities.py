@@ -329,10 +329,10 @@ class InfluenceQuantitiesMixin:
         objective = self._objective
         if not (isinstance(n_probes, numbers.Integral) and n_probes > 0):
             raise ValueError(f"n_probes must be None or a positive integer; got n_probes={n_probes!r}.")
-        if not (objective.separable and hasattr(objective, "input_coef")):
+        if not (objective.separable and objective.closed_form):
             raise ValueError("n_probes (the stochastic estimate) is available for single-output linear models.")
         rng = check_random_state(random_state)
-        curvature = objective.curvature_weights(self._targets, self._raw, self._weights)
+        curvature = self._curvature
         if np.any(curvature < 0):
             raise ValueError(
                 "n_probes needs every row's curvature to be non-negative (a convex loss); this model has "
@@ -507,7 +507,7 @@ class InfluenceQuantitiesMixin:
         query = self._query(X, y)
         rows = self._training_rows(indices)
         objective = self._objective
-        if hasattr(objective, "input_gradient_products"):  # a differentiable model: through autograd
+        if not objective.closed_form:  # a differentiable model: through autograd
             solved = self._solved_query_gradients(query)[:, 0, :]
             out = np.empty((solved.shape[0], len(rows), self._design.n_features))
             for chunk, chunk_rows in self._chunks(rows, solved.shape[0] * self._design.n_features):
