@@ -5,6 +5,7 @@ Koh & Liang's influence functions as a scikit-learn meta-estimator, with exact
 leave-one-out for least squares and Newton-step leave-one-out for logistic models.
 """
 
+from ._applications import mislabel_detection_curve, rank_mislabel_candidates, training_set_attack
 from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
 from ._mlp import flatten_mlp_params, unflatten_mlp_params
@@ -20,6 +21,9 @@ __all__ = [
     "LeaveOneOutDisplay",
     "SmoothHingeClassifier",
     "flatten_mlp_params",
+    "mislabel_detection_curve",
+    "rank_mislabel_candidates",
+    "training_set_attack",
     "unflatten_mlp_params",
     "validate_leave_one_out",
     "__version__",

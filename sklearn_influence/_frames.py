@@ -19,7 +19,7 @@ class FramesMixin:
         labels = self.training_index_
         return _pandas().RangeIndex(self._design.n_samples) if labels is None else labels
 
-    def to_frame(self, result, X_query=None, *, indices=None):
+    def to_frame(self, result, X_query=None, *, indices=None, layout="wide"):
         """Label a result with the training rows' labels (and the query rows' labels).
 
         Parameters
@@ -31,21 +31,44 @@ class FramesMixin:
             The queries of a query × train result; a DataFrame's index labels the rows.
         indices : array-like of int or bool, default=None
             The ``indices`` the result was computed for; ``None``: all training rows.
+        layout : {"wide", "long"}, default="wide"
+            ``"wide"``: one row per query, one column per training row. ``"long"``: tidy,
+            one row per (query, training row) pair with columns ``query``, ``train`` and
+            ``value`` (for plotting libraries and group-bys).
 
         Returns
         -------
         frame : DataFrame or Series
-            Columns (or the index of a Series) are the training rows' labels: the index of
-            the DataFrame ``X`` was fitted on, else positions.
+            Training rows are labelled with the index of the DataFrame ``X`` was fitted on,
+            else with positions; queries with ``X_query``'s index, else positions.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn_influence import InfluenceEstimator
+        >>> X = pd.DataFrame({"dose": [1.0, 2.0, 3.0, 4.0]}, index=["ann", "bob", "cy", "dee"])
+        >>> inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, [1.0, 2.0, 2.5, 4.5])
+        >>> query = pd.DataFrame({"dose": [2.5]}, index=["new"])
+        >>> long = inf.to_frame(inf.influence(query, [2.0]), query, layout="long")
+        >>> long.columns.tolist(), long["train"].tolist()
+        (['query', 'train', 'value'], ['ann', 'bob', 'cy', 'dee'])
         """
         check_is_fitted(self)
         pd = _pandas()
+        if layout not in ("wide", "long"):
+            raise ValueError(f"layout must be 'wide' or 'long'; got layout={layout!r}.")
         labels = self._training_labels()[self._training_rows(indices)]
         result = np.asarray(result)
         if result.ndim == 1:
-            return pd.Series(result, index=labels, name="value")
+            series = pd.Series(result, index=labels, name="value")
+            return series.rename_axis("train").reset_index() if layout == "long" else series
         queries = getattr(X_query, "index", None) if X_query is not None else None
-        return pd.DataFrame(result, index=queries, columns=labels)
+        frame = pd.DataFrame(result, index=queries, columns=labels)
+        if layout == "wide":
+            return frame
+        frame = frame.rename_axis(index="query", columns="train")
+        return frame.stack().rename("value").reset_index()
 
     def summary_frame(self, X_query=None, y_query=None):
         """One row per training row: what each diagnostic says about it.

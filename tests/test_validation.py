@@ -68,8 +68,15 @@ def test_summary_frame_and_labelled_results(regression_data):
     )
     labelled = inf.to_frame(inf.influence(query, Yq[:, 0], indices=[3, 7]), query, indices=[3, 7])
     assert list(labelled.index) == list(query.index) and list(labelled.columns) == ["patient_3", "patient_7"]
+    long = inf.to_frame(labelled.to_numpy(), query, indices=[3, 7], layout="long")
+    assert list(long.columns) == ["query", "train", "value"] and len(long) == 2 * len(query)
+    for _, row in long.iterrows():
+        assert row["value"] == labelled.loc[row["query"], row["train"]]
     series = inf.to_frame(inf.self_influence())
     assert list(series.index) == names
+    assert inf.to_frame(inf.self_influence(), layout="long")["train"].tolist() == names
+    with pytest.raises(ValueError, match="layout must be"):
+        inf.to_frame(inf.self_influence(), layout="tidy")
     plain = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, Y[:, 0])
     assert list(plain.summary_frame().index) == list(range(len(X)))
 
