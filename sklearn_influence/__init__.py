@@ -9,7 +9,7 @@ from ._applications import mislabel_detection_curve, rank_mislabel_candidates, t
 from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
 from ._mlp import flatten_mlp_params, unflatten_mlp_params
-from ._plots import LeaveOneOutDisplay
+from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
 from ._svm import SmoothHingeClassifier
 from ._validation import validate_leave_one_out
 
@@ -19,7 +19,9 @@ __all__ = [
     "AutogradModel",
     "InfluenceEstimator",
     "LeaveOneOutDisplay",
+    "MislabelCurveDisplay",
     "SmoothHingeClassifier",
+    "TopInfluencesDisplay",
     "flatten_mlp_params",
     "mislabel_detection_curve",
     "rank_mislabel_candidates",

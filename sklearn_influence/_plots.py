@@ -87,10 +87,7 @@ class LeaveOneOutDisplay:
         -------
         display : LeaveOneOutDisplay
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("Plots need matplotlib: pip install 'sklearn_influence[plot]'.") from None
+        plt = _pyplot()
         if ax is None:
             _, ax = plt.subplots()
         limit = 1.05 * float(np.max(np.abs(np.r_[self.predicted, self.actual, self.noise_floor]))) or 1.0
@@ -104,5 +101,307 @@ class LeaveOneOutDisplay:
             ylabel="predicted change",
             title=f"Leave-one-out: Pearson {self.pearson:.3f}",
         )
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("Plots need matplotlib: pip install 'sklearn_influence[plot]'.") from None
+    return plt
+
+
+class TopInfluencesDisplay:
+    """The most helpful and most harmful training rows for one query, as bars or images.
+
+    Influence is Koh & Liang's ``I_up,loss = −n g_qᵀ H⁻¹ g_i``: **harmful** rows (positive)
+    raise the query loss when up-weighted, **helpful** rows (negative) lower it. Build it
+    with :meth:`from_estimator`, then :meth:`plot` draws bars labelled with the training
+    rows' labels, or, for image data, a grid of the query and the training images.
+
+    Parameters
+    ----------
+    helpful_indices, harmful_indices : ndarray of shape (k,)
+        Training positions, strongest first.
+    helpful_values, harmful_values : ndarray of shape (k,)
+        Their influence on the query loss.
+    labels : array-like, default=None
+        Label of every training row (a DataFrame's index); positions when ``None``.
+    images : ndarray of shape (n_train, height, width), default=None
+        Training images, for ``plot(kind="images")``.
+    query_image : ndarray of shape (height, width), default=None
+        The query's image.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes or ndarray of Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_influence import InfluenceEstimator, TopInfluencesDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> inf = InfluenceEstimator(LogisticRegression(C=0.01, max_iter=5000, tol=1e-8)).fit(X[:300] / 16, y[:300])
+    >>> display = TopInfluencesDisplay.from_estimator(
+    ...     inf, X[300:301] / 16, y[300:301], k=4, images=X[:300].reshape(-1, 8, 8), query_image=X[300].reshape(8, 8)
+    ... )
+    >>> display.plot(kind="images").ax_.shape
+    (2, 5)
+    """
+
+    def __init__(
+        self,
+        *,
+        helpful_indices,
+        helpful_values,
+        harmful_indices,
+        harmful_values,
+        labels=None,
+        images=None,
+        query_image=None,
+    ):
+        self.helpful_indices = np.asarray(helpful_indices)
+        self.helpful_values = np.asarray(helpful_values)
+        self.harmful_indices = np.asarray(harmful_indices)
+        self.harmful_values = np.asarray(harmful_values)
+        self.labels = labels
+        self.images = images
+        self.query_image = query_image
+
+    @classmethod
+    def from_estimator(cls, influence_estimator, X_query, y_query, *, k=5, images=None, query_image=None):
+        """Rank the training rows for one query with ``top_influences``.
+
+        Parameters
+        ----------
+        influence_estimator : InfluenceEstimator
+            Fitted.
+        X_query : array-like of shape (1, n_features)
+            One query point.
+        y_query : array-like of shape (1,) or (1, n_outputs)
+            Its label or response.
+        k : int, default=5
+            Rows on each side.
+        images, query_image : ndarray, default=None
+            See the class parameters.
+
+        Returns
+        -------
+        display : TopInfluencesDisplay
+            Not yet drawn: call :meth:`plot`.
+        """
+        if getattr(X_query, "shape", (1,))[0] != 1:
+            raise ValueError(f"X_query must hold exactly one query row; got {X_query.shape[0]} rows.")
+        top = influence_estimator.top_influences(X_query, y_query, k=k)
+        labels = influence_estimator.training_index_
+        return cls(
+            helpful_indices=top.helpful_indices[0],
+            helpful_values=top.helpful_values[0],
+            harmful_indices=top.harmful_indices[0],
+            harmful_values=top.harmful_values[0],
+            labels=None if labels is None else np.asarray(labels),
+            images=images,
+            query_image=query_image,
+        )
+
+    def _label(self, position):
+        return str(position if self.labels is None else self.labels[position])
+
+    def plot(self, ax=None, *, kind="bar"):
+        """Draw bars (``kind="bar"``) or an image grid (``kind="images"``).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, or array of Axes of shape (2, k + 1) for images, default=None
+            Where to draw; a new figure when ``None``.
+        kind : {"bar", "images"}, default="bar"
+            Images need ``images`` (and, optionally, ``query_image``); the first column
+            shows the query, the rows the helpful and the harmful training images.
+
+        Returns
+        -------
+        display : TopInfluencesDisplay
+        """
+        plt = _pyplot()
+        if kind not in ("bar", "images"):
+            raise ValueError(f"kind must be 'bar' or 'images'; got kind={kind!r}.")
+        if kind == "images":
+            return self._plot_images(plt, ax)
+        if ax is None:
+            _, ax = plt.subplots()
+        # bottom to top: the most helpful row up to the most harmful one
+        values = np.r_[self.helpful_values, self.harmful_values[::-1]]
+        names = [self._label(i) for i in np.r_[self.helpful_indices, self.harmful_indices[::-1]]]
+        positions = np.arange(values.size)
+        ax.barh(positions, values, color=np.where(values > 0, "tab:red", "tab:green"))
+        ax.set_yticks(positions, names)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set(
+            xlabel="influence on the query loss (+ harmful, − helpful)",
+            ylabel="training row",
+            title="Most harmful (red) and helpful (green) training rows",
+        )
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _plot_images(self, plt, axes):
+        if self.images is None:
+            raise ValueError("kind='images' needs the training images: pass images= to the display.")
+        k = max(self.helpful_indices.size, self.harmful_indices.size)
+        if axes is None:
+            _, axes = plt.subplots(2, k + 1, figsize=(1.6 * (k + 1), 3.6))
+        axes = np.asarray(axes)
+        if axes.shape != (2, k + 1):
+            raise ValueError(f"ax must be an array of Axes of shape (2, {k + 1}); got shape {axes.shape}.")
+        for axis in axes.ravel():
+            axis.set_axis_off()
+        if self.query_image is not None:
+            axes[0, 0].imshow(self.query_image, cmap="gray_r")
+            axes[0, 0].set_title("query", fontsize=9)
+        for row, (name, indices, values) in enumerate(
+            (
+                ("helpful", self.helpful_indices, self.helpful_values),
+                ("harmful", self.harmful_indices, self.harmful_values),
+            )
+        ):
+            axes[row, 1].text(-0.1, 0.5, name, rotation=90, va="center", ha="right", transform=axes[row, 1].transAxes)
+            for column, (index, value) in enumerate(zip(indices, values), 1):
+                axes[row, column].imshow(self.images[index], cmap="gray_r")
+                axes[row, column].set_title(f"{self._label(index)}: {value:+.3g}", fontsize=8)
+        self.ax_, self.figure_ = axes, axes[0, 0].figure
+        return self
+
+
+class MislabelCurveDisplay:
+    """Fraction of the mislabelled rows found against the fraction of the data checked.
+
+    One curve per ranking strategy (mean ± standard deviation over repeated experiments),
+    with the expectation of checking at random as a dashed diagonal. See
+    :func:`rank_mislabel_candidates` and :func:`mislabel_detection_curve`.
+
+    Parameters
+    ----------
+    fractions : ndarray of shape (n_fractions,)
+        Fractions of the training rows checked.
+    found : dict of str to ndarray of shape (n_runs, n_fractions) or (n_fractions,)
+        Fraction of the mislabelled rows found, per strategy.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    lines_ : dict of str to matplotlib ErrorbarContainer
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import scale
+    >>> from sklearn_influence import InfluenceEstimator, MislabelCurveDisplay
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X, y = scale(X)[:300], y[:300].copy()
+    >>> flipped = np.zeros(300, dtype=bool)
+    >>> flipped[::10] = True
+    >>> y[flipped] = 1 - y[flipped]
+    >>> inf = InfluenceEstimator(LogisticRegression(tol=1e-10)).fit(X, y)
+    >>> display = MislabelCurveDisplay.from_estimator(inf, flipped)
+    >>> sorted(display.lines_)
+    ['self_influence', 'training_loss']
+    """
+
+    def __init__(self, *, fractions, found):
+        self.fractions = np.asarray(fractions, dtype=float)
+        self.found = {name: np.atleast_2d(values) for name, values in found.items()}
+
+    @classmethod
+    def from_rankings(cls, rankings, is_mislabeled, *, fractions=None, ax=None):
+        """Score rankings against the truth and plot.
+
+        Parameters
+        ----------
+        rankings : dict of str to array-like or list of array-like
+            Per strategy, one ranking (training positions, first checked first) or one per
+            run.
+        is_mislabeled : array-like of bool, or list of them (one per run)
+            The truth of each run.
+        fractions : array-like of float, default=None
+            Fractions checked; ``None``: 0 %, 5 %, ..., 30 %.
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : MislabelCurveDisplay
+        """
+        from ._applications import mislabel_detection_curve
+
+        fractions = np.linspace(0, 0.3, 7) if fractions is None else np.asarray(fractions, dtype=float)
+        truths = is_mislabeled if isinstance(is_mislabeled, list) else [is_mislabeled]
+        found = {}
+        for name, ranking in rankings.items():
+            runs = ranking if isinstance(ranking, list) else [ranking]
+            if len(runs) != len(truths):
+                raise ValueError(
+                    f"rankings[{name!r}] has {len(runs)} runs but is_mislabeled has {len(truths)}: give one truth "
+                    "per run."
+                )
+            found[name] = np.array([mislabel_detection_curve(r, t, fractions) for r, t in zip(runs, truths)])
+        return cls(fractions=fractions, found=found).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(cls, influence_estimator, is_mislabeled, *, by=("self_influence", "training_loss"), **kwargs):
+        """Rank with :func:`rank_mislabel_candidates` for each score in ``by`` and plot.
+
+        Parameters
+        ----------
+        influence_estimator : InfluenceEstimator
+            Fitted on the noisy labels.
+        is_mislabeled : array-like of bool of shape (n_train,)
+            The truth.
+        by : tuple of str, default=("self_influence", "training_loss")
+            Scores to compare.
+        **kwargs : dict
+            ``fractions`` and ``ax``, as in :meth:`from_rankings`.
+
+        Returns
+        -------
+        display : MislabelCurveDisplay
+        """
+        from ._applications import rank_mislabel_candidates
+
+        rankings = {name: rank_mislabel_candidates(influence_estimator, by=name) for name in by}
+        return cls.from_rankings(rankings, np.asarray(is_mislabeled, dtype=bool), **kwargs)
+
+    def plot(self, ax=None):
+        """Draw one curve with error bars per strategy and the random expectation.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when ``None``.
+
+        Returns
+        -------
+        display : MislabelCurveDisplay
+        """
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots()
+        percent = 100 * self.fractions
+        ax.plot(percent, self.fractions, color="0.5", ls="--", lw=0.8, label="random (expected)")
+        self.lines_ = {
+            name: ax.errorbar(percent, values.mean(axis=0), yerr=values.std(axis=0), capsize=3, label=name)
+            for name, values in self.found.items()
+        }
+        ax.set(xlabel="training data checked (%)", ylabel="fraction of mislabelled rows found", ylim=(0, 1.02))
+        ax.legend()
         self.ax_, self.figure_ = ax, ax.figure
         return self
