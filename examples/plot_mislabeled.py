@@ -18,7 +18,12 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_influence import InfluenceEstimator
+from sklearn_influence import (
+    InfluenceEstimator,
+    MislabelCurveDisplay,
+    mislabel_detection_curve,
+    rank_mislabel_candidates,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="3 seeds (a smoke run)")
@@ -47,16 +52,16 @@ for a, seed in enumerate(seeds):
 
     inf = InfluenceEstimator(model).fit(X[train], y_train)
     rankings = {
-        "self-influence": np.argsort(-inf.self_influence()),
-        "training loss": np.argsort(-inf.loss(X[train], y_train)),
+        "self-influence": rank_mislabel_candidates(inf, by="self_influence"),
+        "training loss": rank_mislabel_candidates(inf, by="training_loss"),
         "random": rng.permutation(len(train)),
     }
     for strategy, ranking in rankings.items():
+        found[strategy][a] = mislabel_detection_curve(ranking, is_flipped, budgets)
         for b, budget in enumerate(budgets):
             checked = ranking[: int(round(budget * len(train)))]
             fixed = y_train.copy()
             fixed[checked[is_flipped[checked]]] = y[train][checked[is_flipped[checked]]]
-            found[strategy][a, b] = is_flipped[checked].sum() / is_flipped.sum()
             accuracy[strategy][a, b] = clone(model).fit(X[train], fixed).score(X[test], y[test])
 
 print(
@@ -81,15 +86,13 @@ except ImportError:
     print("matplotlib is not installed: skipping the figure (pip install 'sklearn_influence[plot]').")
 else:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    MislabelCurveDisplay(fractions=budgets, found=found).plot(ax=axes[0])
     for strategy in strategies:
-        axes[0].errorbar(budgets * 100, found[strategy].mean(0), yerr=found[strategy].std(0), label=strategy, capsize=3)
         axes[1].errorbar(
             budgets * 100, accuracy[strategy].mean(0), yerr=accuracy[strategy].std(0), label=strategy, capsize=3
         )
-    axes[0].set(xlabel="training data checked (%)", ylabel="fraction of flips found")
     axes[1].set(xlabel="training data checked (%)", ylabel="test accuracy after fixing")
     axes[1].axhline(np.mean(clean_accuracy), color="grey", lw=0.5, ls="--")
-    axes[0].legend()
     fig.tight_layout()
     fig.savefig("plot_mislabeled.png", dpi=100)
     print("Saved plot_mislabeled.png")
