@@ -14,6 +14,23 @@ from sklearn.utils.validation import check_is_fitted
 from ._progress import progress
 
 _RANKINGS = ("self_influence", "training_loss")
+_MAX_HALVINGS = 16  # the attack gives up once its step has shrunk below step_size / 16
+_HISTORY = (
+    "target_loss",
+    "predicted_target_loss",
+    "target_margin",
+    "predicted_target_margin",
+    "max_abs_change",
+    "misclassified",
+    "accepted",
+)
+
+
+def _record(history, state, predicted_loss, predicted_margin, max_abs_change, accepted):
+    margin = np.nan if state.margins is None else state.margins.mean()
+    values = (state.loss, predicted_loss, margin, predicted_margin, max_abs_change, state.misclassified, accepted)
+    for key, value in zip(_HISTORY, values):
+        history[key].append(value)
 
 
 def rank_mislabel_candidates(influence_estimator, *, by="self_influence"):
@@ -111,11 +128,25 @@ def _check_attack_params(epsilon, step_size, max_steps, n_features):
 
 
 def _target_state(influence_estimator, X_target, y_target):
-    """Mean target loss and the fraction of targets misclassified (NaN for regressors)."""
-    loss = influence_estimator.loss(X_target, y_target).mean()
+    """Mean target loss, fraction misclassified and, for binary linear classifiers, margins.
+
+    The margin ``m`` is the decision function signed towards the true class; the loss slope
+    ``dℓ/dm`` turns a predicted loss change into a predicted margin change. Both are NaN
+    where undefined (regressors, multiclass or autograd models).
+    """
+    query = influence_estimator._query(X_target, y_target)
+    loss = influence_estimator._objective.loss.loss(query.targets, query.raw).mean()
     if not is_classifier(influence_estimator):
-        return loss, np.nan
-    return loss, float(np.mean(influence_estimator.predict(X_target) != np.asarray(y_target)))
+        return Bunch(loss=loss, misclassified=np.nan, margins=None, slopes=None)
+    misclassified = float(np.mean(influence_estimator.predict(X_target) != np.asarray(y_target)))
+    objective = influence_estimator._objective
+    if not objective.closed_form or objective.n_outputs != 1:
+        return Bunch(loss=loss, misclassified=misclassified, margins=None, slopes=None)
+    sign = np.where(np.asarray(y_target) == influence_estimator.classes_[1], 1.0, -1.0)
+    # dℓ/dm = dℓ/df · sign: the slope of the loss along the margin
+    return Bunch(
+        loss=loss, misclassified=misclassified, margins=sign * query.raw[:, 0], slopes=sign * query.residuals[:, 0]
+    )
 
 
 def training_set_attack(
@@ -144,9 +175,11 @@ def training_set_attack(
         x_i \\leftarrow \\Pi_{|x_i - x_i^0| \\le ε}\\Big(x_i + α \\,
             \\mathrm{sign} \\sum_j \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)\\Big),
 
-    which **raises** the mean loss of the targets ``z_j``. It stops when every target is
-    misclassified (classifiers), when a step no longer raises the target loss (the rows sit
-    in a corner of the box) or after ``max_steps``. The labels are not changed.
+    which **raises** the mean loss of the targets ``z_j``. A step that does not raise the
+    refitted target loss is rejected and the step length halved. The attack stops when
+    every target is misclassified (classifiers), after ``max_steps`` refits, or when the
+    step has shrunk below ``step_size / 16`` or moves nothing (the rows sit in a corner of
+    the box). The labels are not changed.
 
     Parameters
     ----------
@@ -181,13 +214,17 @@ def training_set_attack(
     -------
     result : :class:`~sklearn.utils.Bunch`
         ``rows`` (attacked positions), ``X_rows`` (their perturbed features), ``X`` (the
-        perturbed training set), ``success`` (every target misclassified), ``n_steps``,
-        ``estimator`` (the influence estimator refitted on the perturbed data) and
-        ``history``, a dict of arrays with one entry per state (the initial fit first):
-        ``target_loss`` (mean over targets), ``predicted_target_loss`` (the previous
-        state's loss plus the first-order change ``Σ_i (s_i/n) I_pert,loss · Δx_i``; NaN
-        for the initial state), ``max_abs_change`` (``max |x_i - x_i^0|``) and
-        ``misclassified`` (fraction of targets).
+        perturbed training set), ``success`` (every target misclassified), ``n_steps``
+        (refits), ``estimator`` (the influence estimator refitted on the perturbed data)
+        and ``history``, a dict of arrays with one entry per refit, the initial fit first:
+        ``target_loss`` (mean over targets), ``predicted_target_loss`` (the last accepted
+        loss plus the first-order change ``Σ_i (s_i/n) I_pert,loss · Δx_i``; NaN for the
+        initial fit), ``target_margin`` (mean decision function signed towards the true
+        class) and ``predicted_target_margin`` (its first-order prediction from the same
+        ``I_pert,loss``, through ``Δm_j = Δℓ_j / (dℓ/dm_j)``) for binary linear
+        classifiers (NaN otherwise), ``max_abs_change`` (``max |x_i - x_i^0|``),
+        ``misclassified`` (fraction of targets) and ``accepted`` (the step raised the loss
+        and was kept).
     """
     check_is_fitted(influence_estimator)
     from ._estimator import _unwrap
@@ -220,36 +257,41 @@ def training_set_attack(
         low, high = np.maximum(low, bounds[0]), np.minimum(high, bounds[1])
 
     estimator = influence_estimator
-    loss, misclassified = _target_state(estimator, X_target, y_target)
-    history = {"target_loss": [loss], "predicted_target_loss": [np.nan], "max_abs_change": [0.0]}
-    history["misclassified"] = [misclassified]
-    n_steps = 0
+    state = _target_state(estimator, X_target, y_target)
+    history = {key: [] for key in _HISTORY}
+    _record(history, state, np.nan, np.nan, 0.0, True)
+    alpha, n_steps = step_size, 0
     for _ in progress(range(max_steps), total=max_steps, description="attack steps", verbose=verbose):
-        if misclassified == 1:
+        if state.misclassified == 1 or np.all(alpha < step_size / _MAX_HALVINGS):
             break
-        slope = estimator.perturbation_influence(X_target, y_target, indices=rows).mean(axis=0)
-        moved = np.clip(X_attacked[rows] + step_size * np.sign(slope), low, high)
+        slopes = estimator.perturbation_influence(X_target, y_target, indices=rows)
+        moved = np.clip(X_attacked[rows] + alpha * np.sign(slopes.mean(axis=0)), low, high)
         change = moved - X_attacked[rows]
-        if not np.any(change):
+        if not np.any(change):  # every attacked feature sits on the side of the box it wants
             break
-        predicted = loss + np.sum(weights[rows, None] / n * slope * change)
-        X_attacked[rows] = moved
-        estimator = clone(influence_estimator).fit(X_attacked, y, **fit_params)
-        previous_loss = loss
-        loss, misclassified = _target_state(estimator, X_target, y_target)
+        loss_changes = np.einsum("jic,ic->j", slopes, weights[rows, None] / n * change)
+        candidate = X_attacked.copy()
+        candidate[rows] = moved
+        refit = clone(influence_estimator).fit(candidate, y, **fit_params)
+        candidate_state = _target_state(refit, X_target, y_target)
         n_steps += 1
-        history["target_loss"].append(loss)
-        history["predicted_target_loss"].append(predicted)
-        history["max_abs_change"].append(float(np.max(np.abs(X_attacked[rows] - X_start[rows]))))
-        history["misclassified"].append(misclassified)
-        if loss <= previous_loss:  # at a corner of the box the sign steps only oscillate
-            break
+        accepted = candidate_state.loss > state.loss
+        predicted_margin = np.nan
+        if state.margins is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):  # a flat loss (dℓ/df = 0) predicts nothing
+                predicted_margin = np.mean(state.margins + loss_changes / state.slopes)
+        change_size = float(np.max(np.abs(moved - X_start[rows])))
+        _record(history, candidate_state, state.loss + loss_changes.mean(), predicted_margin, change_size, accepted)
+        if accepted:
+            X_attacked, estimator, state = candidate, refit, candidate_state
+        else:  # overshot: the linearisation no longer holds at this step length
+            alpha = alpha / 2
     return Bunch(
         rows=rows,
         X_rows=X_attacked[rows],
         X=X_attacked,
-        success=misclassified == 1,
+        success=state.misclassified == 1,
         n_steps=n_steps,
         estimator=estimator,
-        history={key: np.asarray(value, dtype=float) for key, value in history.items()},
+        history={key: np.asarray(value, dtype=bool if key == "accepted" else float) for key, value in history.items()},
     )

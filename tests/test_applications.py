@@ -65,18 +65,29 @@ def attack_case(binary_data):
     return X, y, Xq[j : j + 1], yq[j : j + 1], estimator, inf
 
 
-def test_one_attack_step_moves_the_loss_as_perturbation_influence_predicts(attack_case):
-    X, y, Xt, yt, estimator, inf = attack_case
+@pytest.mark.parametrize("target_class", [0, 1])
+def test_one_attack_step_moves_loss_and_margin_as_perturbation_influence_predicts(binary_data, target_class):
+    X, y, Xq, yq = binary_data
+    estimator = tight_logistic(C=1.0)
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    j = np.flatnonzero(yq == target_class)[0]
+    Xt, yt = Xq[j : j + 1], yq[j : j + 1]
     X_before = X.copy()
     result = training_set_attack(inf, X, y, Xt, yt, epsilon=0.05, n_rows=3, max_steps=1)
     np.testing.assert_array_equal(X, X_before)  # the caller's array is untouched
     assert result.n_steps == 1 and result.rows.shape == (3,)
     # ground truth: scikit-learn's own refit on the perturbed rows
-    refit = clone(estimator).fit(result.X, y)
-    actual = sklearn_loss(refit, Xt, yt).mean() - sklearn_loss(clone(estimator).fit(X, y), Xt, yt).mean()
+    base, refit = clone(estimator).fit(X, y), clone(estimator).fit(result.X, y)
+    actual = sklearn_loss(refit, Xt, yt).mean() - sklearn_loss(base, Xt, yt).mean()
     predicted = result.history["predicted_target_loss"][1] - result.history["target_loss"][0]
     assert actual > 0 and predicted == pytest.approx(actual, rel=0.05)
     assert result.history["target_loss"][1] == pytest.approx(sklearn_loss(refit, Xt, yt).mean(), rel=1e-6)
+    # the margin: decision function signed towards the true class, lowered as predicted
+    sign = 1 if target_class == 1 else -1
+    margins = sign * np.r_[base.decision_function(Xt), refit.decision_function(Xt)]
+    np.testing.assert_allclose(result.history["target_margin"], margins, rtol=1e-6)
+    predicted_margin = result.history["predicted_target_margin"][1] - margins[0]
+    assert margins[1] < margins[0] and predicted_margin == pytest.approx(margins[1] - margins[0], rel=0.05)
     np.testing.assert_allclose(np.abs(result.X_rows - X[result.rows]), 0.05 / 4)  # one sign step of ε/4
     others = np.setdiff1d(np.arange(len(y)), result.rows)
     np.testing.assert_array_equal(result.X[others], X[others])
@@ -89,7 +100,9 @@ def test_attack_stays_in_the_box_and_flips_the_target(attack_case):
     refit = clone(estimator).fit(result.X, y)
     assert refit.predict(Xt)[0] != yt[0]  # scikit-learn agrees the prediction flipped
     assert np.max(np.abs(result.X_rows - X[result.rows])) <= 1.0 + 1e-12
-    assert np.all(np.diff(result.history["target_loss"]) > 0)
+    history = result.history
+    assert len(history["target_loss"]) == result.n_steps + 1 and history["accepted"][0]
+    assert np.all(np.diff(history["target_loss"][history["accepted"]]) > 0)  # kept steps raise the loss
     assert result.history["misclassified"][-1] == 1 and result.history["misclassified"][0] == 0
 
     low, high = X[:2].min(axis=0) - 0.2, X[:2].max(axis=0) + 0.2
@@ -121,6 +134,7 @@ def test_attack_on_a_regressor_raises_the_squared_error(regression_data):
     inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, Y[:, 0])
     result = training_set_attack(inf, X, Y[:, 0], Xq[:1], Yq[:1, 0], epsilon=0.5, max_steps=3)
     assert not result.success and np.isnan(result.history["misclassified"]).all()
+    assert np.isnan(result.history["target_margin"]).all()
     refit = Ridge(alpha=1.0).fit(result.X, Y[:, 0])
     assert result.history["target_loss"][-1] == pytest.approx((refit.predict(Xq[:1])[0] - Yq[0, 0]) ** 2)
     assert result.history["target_loss"][-1] > result.history["target_loss"][0]

@@ -11,6 +11,7 @@ SMALL_FLAG = {
     "plot_smooth_hinge.py": ["--small"],
     "plot_mlp_damping.py": ["--small"],
     "plot_mislabeled.py": ["--small"],
+    "plot_training_set_attack.py": ["--small"],
 }
 
 
