@@ -10,6 +10,7 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 SMALL_FLAG = {
     "plot_smooth_hinge.py": ["--small"],
     "plot_mlp_damping.py": ["--small"],
+    "plot_digits_helpful_harmful.py": ["--small"],
     "plot_domain_mismatch.py": ["--small"],
     "plot_mislabeled.py": ["--small"],
     "plot_training_set_attack.py": ["--small"],
