@@ -1,9 +1,27 @@
-"""Sphinx configuration: ``pip install -e ".[docs]" && sphinx-build docs docs/_build``."""
+"""Sphinx configuration: ``pip install -e ".[docs]" && sphinx-build -W docs docs/_build``.
+
+The gallery (sphinx-gallery) runs every script in ``examples/`` with ``--small`` and
+renders its output and figures; a failing example fails the build.
+"""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # for _gallery
 
 project = "sklearn_influence"
-extensions = ["myst_parser", "sphinx.ext.autodoc", "numpydoc", "sphinx.ext.mathjax"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "numpydoc", "sphinx.ext.mathjax", "sphinx_gallery.gen_gallery"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["dollarmath"]
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r".*\.py",  # execute every example, not only plot_*
+    "reset_argv": "_gallery.small_flag",
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "show_memory": False,
+}

@@ -1,4 +1,6 @@
-"""Bring your own model: a probit regression written by hand with autograd.
+"""
+Bring your own model: a probit regression written by hand with autograd.
+========================================================================
 
 ``AutogradModel`` takes a per-sample loss written with ``autograd.numpy`` (and optionally a
 penalty), fits it, and ``InfluenceEstimator`` gives it the library's whole first-order API.

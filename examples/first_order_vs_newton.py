@@ -1,4 +1,6 @@
-"""When does the first-order influence approximation degrade, and how much does Newton help?
+"""
+When does the first-order influence approximation degrade, and how much does Newton help?
+=========================================================================================
 
 Logistic regression on scikit-learn's breast cancer data (8 standardised features),
 10 test points. For each training-set size n and regularisation C, 40 training rows are

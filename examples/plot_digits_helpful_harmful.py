@@ -1,4 +1,6 @@
-"""Understanding model behaviour (Koh & Liang §5.1): which training images did each model rely on?
+"""
+Understanding model behaviour (Koh & Liang §5.1): which training images did each model rely on?
+===============================================================================================
 
 Two models learn to tell 3s from 8s in scikit-learn's 8×8 digits: logistic regression on
 the raw pixels, and an RBF-kernel SVM (``Nystroem`` features + :class:`SmoothHingeClassifier`,
@@ -6,7 +8,7 @@ the paper's smooth-hinge protocol). For the test digit both models find hardest,
 shows each model's most helpful and most harmful training images, and plots every training
 image's influence against its pixel distance to the test image. The RBF model's influence
 is concentrated on near neighbours (over all test digits, the nearest 10 % of the training
-images carry about half of its total |influence|); logistic regression draws on images far
+images carry about half of its total absolute influence); logistic regression draws on images far
 away in pixel space, through the directions its weights care about (about a quarter). This
 is the contrast of the paper's Figure 4 (there: RBF SVM vs Inception).
 

@@ -1,4 +1,6 @@
-"""Debugging domain mismatch (Koh & Liang §5.3): a test error traced to a few training rows.
+"""
+Debugging domain mismatch (Koh & Liang §5.3): a test error traced to a few training rows.
+=========================================================================================
 
 A synthetic analogue of the paper's hospital-readmission experiment. Patients have an age,
 a child indicator and four clinical measurements; children are rarely readmitted. In the

@@ -1,4 +1,6 @@
-"""Fixing mislabelled training data (Koh & Liang §5.4): which rows should a person check first?
+"""
+Fixing mislabelled training data (Koh & Liang §5.4): which rows should a person check first?
+============================================================================================
 
 10 % of the training labels of scikit-learn's breast cancer data are flipped. A person can
 check a fraction of the training rows; rows are checked in the order of (a) self-influence

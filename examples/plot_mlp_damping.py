@@ -1,4 +1,6 @@
-"""Influence for a non-convex model: a small MLP on digits, with a damped Hessian.
+"""
+Influence for a non-convex model: a small MLP on digits, with a damped Hessian.
+===============================================================================
 
 Koh & Liang show that influence stays informative for non-convex models when the Hessian
 is damped (H + λI) and the "actual" leave-one-out effect is measured the way one can for a

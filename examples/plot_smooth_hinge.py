@@ -1,4 +1,6 @@
-"""Koh & Liang's Figure 3: influence of a hinge-loss SVM through the smooth hinge.
+"""
+Koh & Liang's Figure 3: influence of a hinge-loss SVM through the smooth hinge.
+===============================================================================
 
 A linear SVM (``LinearSVC(loss="hinge")``) is trained on scikit-learn's digits, 1 vs 7. Its
 hinge loss is not twice differentiable, so influence is computed at the fitted weights

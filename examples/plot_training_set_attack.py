@@ -1,4 +1,6 @@
-"""Training-set attack (Koh & Liang §5.2): nudge a few training rows until a test prediction flips.
+"""
+Training-set attack (Koh & Liang §5.2): nudge a few training rows until a test prediction flips.
+================================================================================================
 
 Logistic regression on scikit-learn's breast cancer data (standardised features). For each
 target, a correctly classified test point, :func:`~sklearn_influence.training_set_attack`

@@ -1,4 +1,6 @@
-"""Quickstart: which training rows drove one breast-cancer prediction?
+"""
+Quickstart: which training rows drove one breast-cancer prediction?
+===================================================================
 
 Fits a standardised logistic regression on scikit-learn's breast cancer data, picks the
 test patient the model gets most wrong, and asks which training patients pushed it

@@ -42,3 +42,21 @@ def test_readme_quickstart_holds_exactly_two_commands():
     block = re.search(r"```(?:bash)?\n(.*?)```", section, re.S).group(1).strip().splitlines()
     assert len(block) == 2
     assert "examples/quickstart.py" in block[0] and "pytest" in block[1]
+
+
+def test_readme_documentation_block_builds_the_docs_with_warnings_as_errors():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Documentation", 1)[1]
+    block = re.search(r"```(?:bash)?\n(.*?)```", section, re.S).group(1).strip().splitlines()
+    assert len(block) == 1 and ".[docs]" in block[0] and "sphinx-build -W" in block[0]
+    assert "## Documentation" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_example_has_a_gallery_title_and_every_public_name_is_in_the_api_reference():
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        lines = script.read_text().splitlines()
+        assert lines[0] == '"""' and set(lines[2]) == {"="} and len(lines[2]) >= len(lines[1]), script.name
+    api = (ROOT / "docs" / "api.md").read_text()
+    for name in sklearn_influence.__all__:
+        if name != "__version__":
+            assert name in api, name
