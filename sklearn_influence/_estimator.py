@@ -93,7 +93,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
         factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
         (``scipy.sparse.linalg.cg``'s recurrence, on all right-hand sides at once) on
-        matrix-free Hessian products and never forms ``H``. ``"auto"`` is
+        matrix-free Hessian products and never forms ``H``: Jacobi-preconditioned with the
+        intercept eliminated, and started from the last solved systems (asking about the
+        same queries again costs one Hessian product). ``"auto"`` is
         ``"exact"`` up to 3000 parameters for linear models (1000 for autograd models,
         whose dense Hessian costs one Hessian-vector product per parameter), ``"cg"`` beyond.
     damping : float, default=0.0
@@ -316,6 +318,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 design.n_samples,
                 rtol=self.cg_tol,
                 max_iter=self.cg_max_iter,
+                intercept=getattr(objective, "fit_intercept", False),
                 verbose=self.verbose,
             )
         self._solve_penalty_share(objective)

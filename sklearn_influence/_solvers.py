@@ -130,10 +130,43 @@ class CGSolver(_Solver):
     applies ``H`` to the whole block of search directions with one matrix-matrix product
     (two BLAS-3 passes over ``X``, ``X̃ Vᵀ`` and ``X̃ᵀ U``), instead of one matrix-vector
     product per system; each system keeps its own step sizes, so this is exactly
-    ``scipy.sparse.linalg.cg``'s recurrence run column by column, with a Jacobi
-    preconditioner (the diagonal of ``H``, computed once in ``fit``). Converged systems
-    drop out of the block. Blocks are sized so that the ``n × block`` temporaries stay
-    within scikit-learn's ``working_memory``.
+    ``scipy.sparse.linalg.cg``'s recurrence run column by column. Converged systems drop
+    out of the block. Blocks are sized so that the ``n × block`` temporaries stay within
+    scikit-learn's ``working_memory``.
+
+    **Preconditioner.** Jacobi (the diagonal of ``H``, computed once in ``fit``), with the
+    intercept eliminated when the last column is one: writing ``h = H e_b`` for the
+    intercept's column of ``H`` (one Hessian product in ``fit``) and ``μ = h_{:b} / h_b``,
+
+    .. math::
+        M = T^{-\\top} S\\, T^{-1}, \\qquad
+        T = \\begin{pmatrix} I & 0 \\\\ -μ^\\top & 1 \\end{pmatrix}, \\qquad
+        S = \\operatorname{diag}\\bigl(H_{jj} - h_j^2 / h_b, \\; h_b\\bigr),
+
+    i.e. Jacobi on ``Tᵀ H T``, the Hessian in the coordinates where the features are
+    centred by their curvature-weighted means (the intercept-feature block of ``Tᵀ H T`` is
+    zero). ``M⁻¹ = T S⁻¹ Tᵀ`` costs O(p) per vector. Every ``S_jj`` is the Schur complement
+    of a 2 × 2 principal minor of ``H``, so ``M`` is positive definite whenever ``H`` is.
+    Uncentred data with an intercept (counts, one-hot, all-positive features) otherwise
+    leave one large eigenvalue (the mean direction) and one small one (intercept against
+    the features' mean) in the Jacobi-scaled ``H``. With several outputs each output's
+    intercept is eliminated within its own block.
+
+    **Warm starts.** :meth:`solve` accepts an initial guess ``x0``; without one, the
+    solver starts from the last solved systems (``B_old`` and ``X_old ≈ H⁻¹ B_old``, kept
+    while they fit in a quarter of ``working_memory``):
+
+    .. math::
+        x_0 = X_{old}\\, c, \\qquad c = \\arg\\min_c \\lVert b - B_{old}\\, c \\rVert,
+
+    the combination whose residual would be smallest if ``X_old`` were exact: ``b`` itself
+    when it was solved before, ``s·x`` for a multiple ``s·b`` (the same query points with
+    other labels), and an initial residual never larger than ``||b||`` (up to the old
+    tolerance) otherwise. The residual ``b − H x_0`` is then computed afresh (one Hessian
+    product), so the tolerance is met exactly as from a cold start: the memory only
+    changes where CG starts, never what it converges to. Asking about the same queries
+    again (``influence``, then ``leave_one_out`` or ``top_influences``) costs one Hessian
+    product instead of a full solve. The memory is not pickled.
 
     Systems that miss ``rtol`` within ``max_iter`` iterations are counted and reported with
     a ``ConvergenceWarning``; a direction of non-positive curvature (a singular or
@@ -157,12 +190,31 @@ class CGSolver(_Solver):
         Relative residual tolerance of each solve.
     max_iter : int or None
         Iteration cap per solve (``None``: 10 × dimension).
+    intercept : bool, default=False
+        Whether the last column of every output is an intercept, eliminated in the
+        preconditioner.
     verbose : int, default=0
         Report progress over blocks of right-hand sides.
+
+    Attributes
+    ----------
+    n_iter_ : int
+        Hessian products (iterations, plus one for a warm start's residual) of the last
+        :meth:`solve`, summed over its blocks of right-hand sides.
     """
 
     def __init__(
-        self, hessian_product, diagonal, n_outputs, n_columns, separable, n_samples, rtol, max_iter, verbose=0
+        self,
+        hessian_product,
+        diagonal,
+        n_outputs,
+        n_columns,
+        separable,
+        n_samples,
+        rtol,
+        max_iter,
+        intercept=False,
+        verbose=0,
     ):
         super().__init__(n_outputs, n_columns, separable)
         self.verbose = verbose
@@ -171,11 +223,72 @@ class CGSolver(_Solver):
                 f"The Hessian has a non-positive diagonal entry (min {diagonal.min():.3g}). {_SINGULAR_REMEDY}"
             )
         self.hessian_product = hessian_product
-        self.inverse_diagonal = 1.0 / diagonal
         self.curvature_floor = 1e-14 * diagonal.max()
         self.n_samples = n_samples
         self.rtol = rtol
         self.max_iter = 10 * diagonal.shape[0] if max_iter is None else max_iter
+        self.coupling = None
+        scale = diagonal
+        if intercept and n_columns > 1:
+            self.coupling, scale = self._eliminate_intercept(diagonal)
+        self.inverse_diagonal = 1.0 / scale
+        self._recycled = None
+        self.n_iter_ = 0
+
+    def _eliminate_intercept(self, diagonal):
+        """``μ`` of shape (k, n_columns − 1) and the diagonal of ``S`` (see the class docstring)."""
+        k_out = 1 if self.separable else self.n_outputs
+        units = np.zeros((k_out, k_out, self.n_columns))
+        units[np.arange(k_out), np.arange(k_out), -1] = 1.0
+        column = self.hessian_product(units)[np.arange(k_out), np.arange(k_out)]  # (k, n_columns): H e_b
+        coupling = column[:, :-1] / column[:, -1:]
+        schur = diagonal.reshape(k_out, self.n_columns).copy()
+        schur[:, :-1] -= column[:, :-1] * coupling
+        # a 2 × 2 Schur complement of a positive definite H is positive; keep rounding from breaking that
+        schur[:, :-1] = np.maximum(schur[:, :-1], 1e-12 * diagonal.reshape(k_out, -1)[:, :-1])
+        return coupling, schur.ravel()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_recycled"] = None  # a starting point for the next solve, not fitted state
+        return state
+
+    def precondition(self, residual):
+        """``M⁻¹ r`` for every row of ``residual`` (flat layout)."""
+        if self.coupling is None:
+            return residual * self.inverse_diagonal
+        shaped = residual.reshape(residual.shape[0], -1, self.n_columns)
+        out = shaped.copy()
+        out[:, :, :-1] -= shaped[:, :, -1:] * self.coupling  # Tᵀ r
+        out *= self.inverse_diagonal.reshape(-1, self.n_columns)  # S⁻¹
+        out[:, :, -1] -= np.einsum("rkc,kc->rk", out[:, :, :-1], self.coupling)  # T
+        return out.reshape(residual.shape)
+
+    def solve(self, B, x0=None):
+        """``H⁻¹ B`` for ``B`` of shape (r, n_outputs, n_columns), from ``x0`` if given.
+
+        Parameters
+        ----------
+        B : ndarray of shape (r, n_outputs, n_columns)
+            Right-hand sides.
+        x0 : ndarray of shape (r, n_outputs, n_columns), default=None
+            Initial guess; ``None`` starts from the projection onto the last solved systems
+            (zero when there are none).
+
+        Returns
+        -------
+        solution : ndarray of shape (r, n_outputs, n_columns)
+            ``H⁻¹ B`` to the relative residual tolerance.
+        """
+        if x0 is None:
+            return super().solve(B)
+        flat = self._flat(B)
+        return self._solve_rows(flat, self._flat(np.asarray(x0, dtype=float)).reshape(flat.shape)).reshape(B.shape)
+
+    def _flat(self, B):
+        if self.separable:
+            return B.reshape(-1, self.n_columns)
+        return B.reshape(B.shape[0], self.n_outputs * self.n_columns)
 
     def _block_size(self):
         per_system = 8 * (
@@ -183,13 +296,24 @@ class CGSolver(_Solver):
         )
         return max(1, int(get_config()["working_memory"] * 2**20 // per_system))
 
-    def _solve_rows(self, rows):
+    def _recycled_guess(self, rhs):
+        """``X_old c`` with ``c`` minimising ``||rhs − B_old c||`` over the last solved systems, or None."""
+        if self._recycled is None or self._recycled[0].shape[1] != rhs.shape[1]:
+            return None
+        old_rhs, old_solution = self._recycled
+        coef = np.linalg.lstsq(old_rhs.T, rhs.T, rcond=None)[0]  # (r_old, r)
+        return coef.T @ old_solution
+
+    def _solve_rows(self, rows, x0=None):
         out = np.zeros_like(rows)
         block = self._block_size()
         failed = 0
+        self.n_iter_ = 0
         starts = range(0, len(rows), block)
         for start in progress(starts, total=len(starts), description="CG blocks", verbose=self.verbose):
-            solution, converged = self._pcg(rows[start : start + block])
+            rhs = rows[start : start + block]
+            guess = self._recycled_guess(rhs) if x0 is None else x0[start : start + block]
+            solution, converged = self._pcg(rhs, guess)
             out[start : start + block] = solution
             failed += np.count_nonzero(~converged)
         if failed:
@@ -201,14 +325,24 @@ class CGSolver(_Solver):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+        if 2 * rows.nbytes <= get_config()["working_memory"] * 2**20 // 4:
+            self._recycled = (rows.copy(), out)
         return out
 
-    def _pcg(self, rhs):
-        """Jacobi-preconditioned CG on every row of ``rhs`` at once; (solutions, converged mask)."""
+    def _product(self, rows):
         shape = (-1, 1, self.n_columns) if self.separable else (-1, self.n_outputs, self.n_columns)
-        solution = np.zeros_like(rhs)
-        residual = rhs.copy()
-        preconditioned = residual * self.inverse_diagonal
+        self.n_iter_ += 1
+        return self.hessian_product(rows.reshape(shape)).reshape(rows.shape)
+
+    def _pcg(self, rhs, x0=None):
+        """Preconditioned CG on every row of ``rhs`` at once; (solutions, converged mask)."""
+        if x0 is None or not np.any(x0):
+            solution = np.zeros_like(rhs)
+            residual = rhs.copy()
+        else:
+            solution = np.array(x0, dtype=float)
+            residual = rhs - self._product(solution)
+        preconditioned = self.precondition(residual)
         direction = preconditioned.copy()
         rz = np.einsum("ij,ij->i", residual, preconditioned)
         target = self.rtol * np.linalg.norm(rhs, axis=1)
@@ -218,7 +352,7 @@ class CGSolver(_Solver):
             if idx.size == 0:
                 break
             p = direction[idx]
-            hp = self.hessian_product(p.reshape(shape)).reshape(p.shape)
+            hp = self._product(p)
             curvature = np.einsum("ij,ij->i", p, hp)
             if np.any(curvature <= self.curvature_floor * np.einsum("ij,ij->i", p, p)):
                 raise ValueError(
@@ -228,7 +362,7 @@ class CGSolver(_Solver):
             alpha = rz[idx] / curvature
             solution[idx] += alpha[:, None] * p
             residual[idx] -= alpha[:, None] * hp
-            z = residual[idx] * self.inverse_diagonal
+            z = self.precondition(residual[idx])
             rz_new = np.einsum("ij,ij->i", residual[idx], z)
             direction[idx] = z + (rz_new / rz[idx])[:, None] * p
             rz[idx] = rz_new

@@ -1,0 +1,152 @@
+"""CG on sparse, uncentred data: blocked sparse products, the preconditioner, warm starts.
+
+Every result is checked against the exact Cholesky solver or a dense numpy formula.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import tight_logistic
+from sklearn.linear_model import Ridge
+
+from sklearn_influence import InfluenceEstimator, _design
+from sklearn_influence._solvers import CGSolver
+
+
+@pytest.fixture(scope="module")
+def counts():
+    """Bag-of-words counts (all non-negative, uncentred) with a logistic target: train and query."""
+    rng = np.random.default_rng(0)
+    n, p = 700, 150
+    X = sp.random(n + 12, p, density=0.05, random_state=0, data_rvs=lambda k: rng.poisson(1.0, k) + 1.0).tocsr()
+    w = rng.normal(size=p)
+    score = X @ w
+    y = (rng.random(n + 12) < 1 / (1 + np.exp(-(score - score.mean())))).astype(int)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_matmul_in_column_blocks_equals_the_dense_product(fmt, dtype, monkeypatch, rng):
+    X = sp.random(40, 30, density=0.2, format=fmt, random_state=0, dtype=dtype)
+    dense = rng.normal(size=(30, 17)).astype(dtype)
+    monkeypatch.setattr(_design, "SPARSE_CACHE_BYTES", 3 * 30 * dense.itemsize)  # blocks of 3 columns
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(_design.sparse_matmul(X, dense), X.toarray() @ dense, rtol=tol, atol=tol)
+    U = rng.normal(size=(40, 9)).astype(dtype)  # the transposed product scatters into 30 rows
+    np.testing.assert_allclose(_design.sparse_matmul(X.T, U), X.toarray().T @ U, rtol=tol, atol=tol)
+
+
+def test_blocked_products_inside_cg_agree_with_exact(counts, monkeypatch):
+    X, y, Xq, yq = counts
+    exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X, y)
+    monkeypatch.setattr(_design, "SPARSE_CACHE_BYTES", 8 * 151 * 2)  # two right-hand sides at a time
+    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    expected = exact.influence(Xq, yq)
+    np.testing.assert_allclose(cg.influence(Xq, yq), expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+
+
+def _explicit_hessian(inf):
+    """H = X̃ᵀ diag(p(1 − p)) X̃ + diag(1/C, ..., 1/C, 0), written out with numpy."""
+    X = inf._design.X.toarray() if sp.issparse(inf._design.X) else inf._design.X
+    X_tilde = np.c_[X, np.ones(len(X))]
+    proba = inf.predict_proba(X)[:, 1]
+    penalty = np.r_[np.full(X.shape[1], 1 / inf.estimator_.C), 0.0]
+    return X_tilde.T @ (X_tilde * (proba * (1 - proba))[:, None]) + np.diag(penalty)
+
+
+def test_preconditioner_matches_the_hessian_on_its_diagonal_and_intercept(counts):
+    """M = T⁻ᵀ S T⁻¹ equals H on the diagonal and on the intercept's row and column, and is SPD."""
+    X, y, _, _ = counts
+    inf = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    H = _explicit_hessian(inf)
+    d = H.shape[0]
+    M = np.linalg.inv(inf._solver.precondition(np.eye(d)))
+    np.testing.assert_allclose(np.diag(M), np.diag(H), rtol=1e-8)
+    np.testing.assert_allclose(M[:, -1], H[:, -1], rtol=1e-8, atol=1e-10 * np.abs(H).max())
+    np.testing.assert_allclose(M[-1], H[-1], rtol=1e-8, atol=1e-10 * np.abs(H).max())
+    mu = H[:-1, -1] / H[-1, -1]  # the rest is μ μᵀ h_b off the diagonal
+    off = ~np.eye(d - 1, dtype=bool)
+    np.testing.assert_allclose(M[:-1, :-1][off], (np.outer(mu, mu) * H[-1, -1])[off], rtol=1e-8)
+    assert np.linalg.eigvalsh((M + M.T) / 2).min() > 0
+
+
+def test_preconditioner_cuts_iterations_on_uncentred_counts(counts):
+    """The intercept-eliminating preconditioner against plain Jacobi, same operator, same answers."""
+    X, y, Xq, yq = counts
+    inf = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    solver = inf._solver
+    jacobi = CGSolver(
+        solver.hessian_product, np.diag(_explicit_hessian(inf)), 1, X.shape[1] + 1, True, X.shape[0], 1e-10, None
+    )
+    assert solver.coupling is not None and jacobi.coupling is None
+    rhs = inf._gradients(*_query(inf, Xq, yq))
+    H = _explicit_hessian(inf)
+    expected = np.linalg.solve(H, rhs[:, 0].T).T
+    for cg in (solver, jacobi):
+        cg._recycled = None
+        np.testing.assert_allclose(cg.solve(rhs)[:, 0], expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+    assert solver.n_iter_ < jacobi.n_iter_
+
+
+def _query(inf, Xq, yq):
+    query = inf._query(Xq, yq)
+    return query.design, query.residuals
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_uncentred_data_cg_agrees_with_exact(kind, binary_data, multiclass_data, regression_data):
+    """Shifted features (means far from zero) with an intercept: every output's intercept is eliminated."""
+    X, y, Xq, yq = {"binary": binary_data, "multiclass": multiclass_data, "regression": regression_data}[kind]
+    X, Xq = X + 5.0, Xq + 5.0
+    estimator = Ridge(alpha=0.5) if kind == "regression" else tight_logistic(C=0.5)
+    exact = InfluenceEstimator(estimator, solver="exact").fit(X, y)
+    cg = InfluenceEstimator(estimator, solver="cg").fit(X, y)
+    a = exact.influence(Xq, yq)
+    np.testing.assert_allclose(cg.influence(Xq, yq), a, rtol=1e-6, atol=1e-7 * np.abs(a).max())
+    np.testing.assert_allclose(cg.self_influence(indices=range(0, len(X), 9)), exact.self_influence()[::9], rtol=1e-6)
+
+
+def test_no_intercept_is_plain_jacobi(counts):
+    X, y, Xq, yq = counts
+    cg = InfluenceEstimator(tight_logistic(C=0.1, fit_intercept=False), solver="cg").fit(X, y)
+    exact = InfluenceEstimator(tight_logistic(C=0.1, fit_intercept=False), solver="exact").fit(X, y)
+    assert cg._solver.coupling is None
+    a = exact.influence(Xq, yq)
+    np.testing.assert_allclose(cg.influence(Xq, yq), a, rtol=1e-6, atol=1e-8 * np.abs(a).max())
+
+
+def test_initial_guess_converges_to_the_exact_solution(counts, rng):
+    X, y, Xq, yq = counts
+    inf = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    H = _explicit_hessian(inf)
+    B = rng.normal(size=(5, 1, H.shape[0]))
+    expected = np.linalg.solve(H, B[:, 0].T).T
+    far = inf._solver.solve(B, x0=rng.normal(size=B.shape) * 100)
+    np.testing.assert_allclose(far[:, 0], expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+    # from the exact answer: one Hessian product (the residual), no iteration
+    inf._solver.solve(B, x0=expected[:, None])
+    assert inf._solver.n_iter_ == 1
+
+
+def test_repeated_and_relabelled_queries_start_warm(counts):
+    """The last solved systems are the starting point: same queries, or the same points with flipped labels."""
+    X, y, Xq, yq = counts
+    exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X, y)
+    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    first = cg.influence(Xq, yq)
+    cold = cg._solver.n_iter_
+    for labels in (yq, 1 - yq):
+        again = cg.influence(Xq, labels)
+        assert cg._solver.n_iter_ <= 2 < cold
+        expected = exact.influence(Xq, labels)
+        np.testing.assert_allclose(again, expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+    np.testing.assert_allclose(cg.leave_one_out(Xq, yq), exact.leave_one_out(Xq, yq), rtol=1e-6, atol=1e-12)
+    # unrelated right-hand sides after the memory: still the exact answer
+    np.testing.assert_allclose(cg.influence(X[:5], y[:5]), exact.influence(X[:5], y[:5]), rtol=1e-6, atol=1e-9)
+    # the memory is a starting point, not fitted state: it is not pickled
+    restored = pickle.loads(pickle.dumps(cg))
+    assert restored._solver._recycled is None and cg._solver._recycled is not None
+    np.testing.assert_allclose(restored.influence(Xq, yq), first, rtol=1e-7, atol=1e-9 * np.abs(first).max())
