@@ -301,8 +301,15 @@ class CGSolver(_Solver):
         if self._recycled is None or self._recycled[0].shape[1] != rhs.shape[1]:
             return None
         old_rhs, old_solution = self._recycled
-        coef = np.linalg.lstsq(old_rhs.T, rhs.T, rcond=None)[0]  # (r_old, r)
-        return coef.T @ old_solution
+        # least squares by the normal equations (BLAS-3, r_old × r_old), plus one refinement step
+        values, vectors = np.linalg.eigh(old_rhs @ old_rhs.T)
+        keep = values > 1e-12 * values[-1]
+        if values[-1] <= 0 or not np.any(keep):
+            return None
+        pseudo_inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+        coef = (rhs @ old_rhs.T) @ pseudo_inverse  # (r, r_old)
+        coef += ((rhs - coef @ old_rhs) @ old_rhs.T) @ pseudo_inverse
+        return coef @ old_solution
 
     def _solve_rows(self, rows, x0=None):
         out = np.zeros_like(rows)
