@@ -4,6 +4,7 @@ Validation against refits lives in ``_validation``; pictures in ``_plots``.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -14,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._progress import progress
 
 _RANKINGS = ("self_influence", "training_loss")
-_MAX_HALVINGS = 16  # the attack gives up once its step has shrunk below step_size / 16
+_SMALLEST_STEP = 1 / 16  # the attack gives up once its step has shrunk below this fraction of step_size
 _HISTORY = (
     "target_loss",
     "predicted_target_loss",
@@ -36,10 +37,16 @@ def _record(history, state, predicted_loss, predicted_margin, max_abs_change, ac
 def rank_mislabel_candidates(influence_estimator, *, by="self_influence"):
     """Order the training rows for a person to check their labels, most suspicious first.
 
-    Koh & Liang (§5.4) rank by self-influence ``n g_iᵀ H⁻¹ g_i``: the change of the row's
-    own loss when it is removed, large for rows the others cannot explain. Ranking by the
-    training loss ``ℓ(z_i, θ̂)`` is the usual baseline; which one finds more flipped labels
-    depends on the data (see the user guide and ``examples/plot_mislabeled.py``).
+    Koh & Liang (§5.4) rank by self-influence,
+
+    .. math::
+        \\mathrm{score}_i = n \\, g_i^\\top H^{-1} g_i
+            = \\frac{n}{s_i} \\big(\\ell(z_i, \\hat θ_{-i}) - \\ell(z_i, \\hat θ)\\big)_{\\text{first order}},
+
+    the rise of the row's own loss when it is removed, scaled: large for rows the others
+    cannot explain. Ranking by the training loss ``ℓ(z_i, θ̂)`` is the usual baseline; which
+    one finds more flipped labels depends on the data (see the user guide,
+    ``examples/plot_mislabeled.py`` and ``benchmarks/bench_cleanlab.py``).
 
     Parameters
     ----------
@@ -81,10 +88,14 @@ def rank_mislabel_candidates(influence_estimator, *, by="self_influence"):
 def mislabel_detection_curve(ranking, is_mislabeled, fractions):
     """Fraction of the mislabelled rows found when the first rows of ``ranking`` are checked.
 
+    .. math::
+        \\mathrm{found}(f) = \\frac{\\#\\{\\text{mislabelled rows among the first }
+            \\mathrm{round}(f \\, n) \\text{ of the ranking}\\}}{\\#\\{\\text{mislabelled rows}\\}}
+
     Parameters
     ----------
     ranking : array-like of int of shape (n_train,)
-        Training positions in the order they are checked.
+        A permutation of the training positions, in the order they are checked.
     is_mislabeled : array-like of bool of shape (n_train,)
         The truth, known in an experiment.
     fractions : array-like of float in [0, 1]
@@ -93,17 +104,25 @@ def mislabel_detection_curve(ranking, is_mislabeled, fractions):
     Returns
     -------
     found : ndarray of shape (len(fractions),)
-        Mislabelled rows among the first ``round(fraction · n_train)`` checked, divided by
-        the number of mislabelled rows.
+        Fraction of the mislabelled rows found at each budget.
+
+    Examples
+    --------
+    >>> from sklearn_influence import mislabel_detection_curve
+    >>> mislabel_detection_curve([3, 0, 4, 1, 2], [False, True, False, True, False], [0.2, 0.8])
+    array([0., 1.])
     """
     ranking = np.asarray(ranking)
     is_mislabeled = np.asarray(is_mislabeled, dtype=bool)
     fractions = np.asarray(fractions, dtype=float)
-    if ranking.shape != is_mislabeled.shape:
+    if is_mislabeled.ndim != 1 or ranking.shape != is_mislabeled.shape:
         raise ValueError(
-            f"ranking and is_mislabeled must have the same length; got {ranking.shape[0]} and {is_mislabeled.shape[0]}."
+            "ranking and is_mislabeled must be 1-d and of the same length; got shapes "
+            f"{ranking.shape} and {is_mislabeled.shape}."
         )
-    if np.any((fractions < 0) | (fractions > 1)):
+    if not np.array_equal(np.sort(ranking), np.arange(ranking.size)):
+        raise ValueError("ranking must be a permutation of the training positions 0, ..., n_train - 1.")
+    if not np.all(np.isfinite(fractions)) or np.any((fractions < 0) | (fractions > 1)):
         raise ValueError(f"fractions must lie in [0, 1]; got {fractions}.")
     if not is_mislabeled.any():
         raise ValueError("is_mislabeled has no True entry: there is nothing to find.")
@@ -113,18 +132,60 @@ def mislabel_detection_curve(ranking, is_mislabeled, fractions):
 
 
 def _check_attack_params(epsilon, step_size, max_steps, n_features):
-    epsilon = np.asarray(epsilon, dtype=float)
-    if epsilon.ndim > 1 or (epsilon.ndim == 1 and epsilon.size != n_features) or np.any(epsilon < 0):
-        raise ValueError(
-            f"epsilon must be a non-negative float or an array of {n_features} per-feature half-widths; "
-            f"got epsilon={epsilon!r}."
-        )
-    step_size = epsilon / 4 if step_size is None else np.asarray(step_size, dtype=float)
-    if np.any(step_size <= 0):
-        raise ValueError(f"step_size must be positive; got step_size={step_size!r}.")
+    """Per-feature box half-widths and step lengths; a zero keeps a feature fixed."""
+    checked = {}
+    for name, value in (
+        ("epsilon", epsilon),
+        ("step_size", np.asarray(epsilon) / 4 if step_size is None else step_size),
+    ):
+        array = np.asarray(value, dtype=float)
+        if array.ndim > 1 or (array.ndim == 1 and array.size != n_features) or not np.all(np.isfinite(array)):
+            raise ValueError(
+                f"{name} must be a finite float or an array of {n_features} per-feature values; got {name}={value!r}."
+            )
+        if np.any(array < 0) or not np.any(array > 0):
+            raise ValueError(
+                f"{name} must be non-negative with at least one positive entry (zero keeps a feature fixed); "
+                f"got {name}={value!r}."
+            )
+        checked[name] = np.broadcast_to(array, (n_features,))
     if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer; got max_steps={max_steps!r}.")
-    return epsilon, step_size
+    return checked["epsilon"], checked["step_size"] * (checked["epsilon"] > 0)
+
+
+def _check_bounds(bounds, original):
+    if bounds is None:
+        return -np.inf, np.inf
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise ValueError(f"bounds must be a pair (low, high) of floats, arrays or None; got bounds={bounds!r}.")
+    low, high = (np.asarray(-np.inf if b is None else b, dtype=float) for b in bounds)
+    if np.any(original < low) or np.any(original > high):
+        raise ValueError(f"bounds={bounds!r} must contain the attacked rows' original features.")
+    return low, high
+
+
+def _check_fit_weights(influence_estimator, y, sample_weight):
+    """The ``s_i`` of the fitted objective (``class_weight`` folded in), checked against ``sample_weight``.
+
+    The refits must minimise the same objective: the fitted weights divided by the given
+    ones must be constant within each class (the class weight), or overall for regressors.
+    """
+    fitted = influence_estimator._weights
+    given = np.ones(fitted.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if given.shape != fitted.shape:
+        raise ValueError(f"sample_weight must have shape {fitted.shape}; got shape {given.shape}.")
+    groups = np.asarray(y) if is_classifier(influence_estimator) else np.zeros(fitted.shape[0])
+    consistent = np.array_equal(given == 0, fitted == 0)
+    for group in np.unique(groups):
+        ratio = fitted[(groups == group) & (given > 0)] / given[(groups == group) & (given > 0)]
+        consistent &= ratio.size == 0 or np.ptp(ratio) <= 1e-10 * np.max(ratio)
+    if not consistent:
+        raise ValueError(
+            "sample_weight differs from the weights the estimator was fitted with: pass the same sample_weight "
+            "as to fit, so that every refit minimises the same objective."
+        )
+    return fitted
 
 
 def _target_state(influence_estimator, X_target, y_target):
@@ -135,18 +196,28 @@ def _target_state(influence_estimator, X_target, y_target):
     where undefined (regressors, multiclass or autograd models).
     """
     query = influence_estimator._query(X_target, y_target)
-    loss = influence_estimator._objective.loss.loss(query.targets, query.raw).mean()
+    objective = influence_estimator._objective
+    loss = objective.loss.loss(query.targets, query.raw).mean()
     if not is_classifier(influence_estimator):
         return Bunch(loss=loss, misclassified=np.nan, margins=None, slopes=None)
-    misclassified = float(np.mean(influence_estimator.predict(X_target) != np.asarray(y_target)))
-    objective = influence_estimator._objective
+    misclassified = float(np.mean(influence_estimator.predict(X_target) != y_target))
     if not objective.closed_form or objective.n_outputs != 1:
         return Bunch(loss=loss, misclassified=misclassified, margins=None, slopes=None)
-    sign = np.where(np.asarray(y_target) == influence_estimator.classes_[1], 1.0, -1.0)
+    sign = np.where(y_target == influence_estimator.classes_[1], 1.0, -1.0)
     # dℓ/dm = dℓ/df · sign: the slope of the loss along the margin
     return Bunch(
         loss=loss, misclassified=misclassified, margins=sign * query.raw[:, 0], slopes=sign * query.residuals[:, 0]
     )
+
+
+def _predicted_margin(state, loss_changes):
+    """Mean over targets of ``m_j + Δℓ_j / (dℓ/dm_j)``, skipping targets whose loss is flat."""
+    if state.margins is None:
+        return np.nan
+    usable = state.slopes != 0
+    if not usable.any():
+        return np.nan
+    return float(np.mean(state.margins[usable] + loss_changes[usable] / state.slopes[usable]))
 
 
 def training_set_attack(
@@ -237,59 +308,80 @@ def training_set_attack(
             "with transformers: transform X yourself and wrap the final model."
         )
     X_start = check_array(X, dtype=np.float64, input_name="X")  # a copy when X is not float64
-    X_attacked = np.array(X_start, copy=True)
-    n, n_features = X_attacked.shape
+    n, n_features = X_start.shape
+    fitted_shape = (influence_estimator._design.n_samples, influence_estimator.n_features_in_)
+    if (n, n_features) != fitted_shape:
+        raise ValueError(
+            f"X must be the training data the estimator was fitted on, of shape {fitted_shape}; "
+            f"got shape {X_start.shape}."
+        )
+    y_target = np.asarray(y_target)
+    if is_classifier(influence_estimator) and y_target.ndim == 2 and y_target.shape[1] == 1:
+        y_target = y_target.ravel()
     epsilon, step_size = _check_attack_params(epsilon, step_size, max_steps, n_features)
-    weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    fit_params = {} if sample_weight is None else {"sample_weight": weights}
+    weights = _check_fit_weights(influence_estimator, y, sample_weight)
+    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+
+    def as_input(array):  # refits see what the caller gave: a DataFrame keeps its labels
+        if hasattr(X, "columns"):
+            return X.__class__(array, index=X.index, columns=X.columns)
+        return array
 
     if indices is None:
         if not isinstance(n_rows, numbers.Integral) or not 1 <= n_rows <= n:
             raise ValueError(f"n_rows must be an integer in [1, {n}]; got n_rows={n_rows!r}.")
-        strength = np.abs(influence_estimator.perturbation_influence(X_target, y_target).sum(axis=0)).sum(axis=1)
-        rows = np.argsort(-strength * weights, kind="stable")[:n_rows]
+        pert = influence_estimator.perturbation_influence(X_target, y_target).sum(axis=0)
+        strength = weights * (np.abs(pert) @ step_size)  # the first-order gain of one sign step
+        rows = np.argsort(-strength, kind="stable")[:n_rows]
     else:
         rows = influence_estimator._training_rows(indices)
-    low, high = X_start[rows] - epsilon, X_start[rows] + epsilon
-    if bounds is not None:
-        if np.any(X_start[rows] < bounds[0]) or np.any(X_start[rows] > bounds[1]):
-            raise ValueError(f"bounds={bounds!r} must contain the attacked rows' original features.")
-        low, high = np.maximum(low, bounds[0]), np.minimum(high, bounds[1])
+        if rows.size == 0 or np.unique(rows).size != rows.size:
+            raise ValueError(f"indices must select at least one training row, each once; got indices={indices!r}.")
+    low, high = _check_bounds(bounds, X_start[rows])
+    low, high = np.maximum(X_start[rows] - epsilon, low), np.minimum(X_start[rows] + epsilon, high)
 
-    estimator = influence_estimator
+    X_attacked, estimator = X_start.copy(), influence_estimator
     state = _target_state(estimator, X_target, y_target)
     history = {key: [] for key in _HISTORY}
     _record(history, state, np.nan, np.nan, 0.0, True)
-    alpha, n_steps = step_size, 0
+    shrink, n_steps = 1.0, 0
     for _ in progress(range(max_steps), total=max_steps, description="attack steps", verbose=verbose):
-        if state.misclassified == 1 or np.all(alpha < step_size / _MAX_HALVINGS):
+        if state.misclassified == 1 or shrink < _SMALLEST_STEP:
             break
         slopes = estimator.perturbation_influence(X_target, y_target, indices=rows)
-        moved = np.clip(X_attacked[rows] + alpha * np.sign(slopes.mean(axis=0)), low, high)
+        if not np.any(slopes[:, :, step_size > 0]):
+            warnings.warn(
+                "I_pert,loss is zero for the attacked rows: the targets' loss does not depend on them (for "
+                "example a target beyond the margin of a smooth hinge, or rows outside it). Attack other rows "
+                "or targets.",
+                UserWarning,
+                stacklevel=2,
+            )
+            break
+        moved = np.clip(X_attacked[rows] + shrink * step_size * np.sign(slopes.mean(axis=0)), low, high)
         change = moved - X_attacked[rows]
         if not np.any(change):  # every attacked feature sits on the side of the box it wants
             break
         loss_changes = np.einsum("jic,ic->j", slopes, weights[rows, None] / n * change)
         candidate = X_attacked.copy()
         candidate[rows] = moved
-        refit = clone(influence_estimator).fit(candidate, y, **fit_params)
+        refit = clone(influence_estimator).fit(as_input(candidate), y, **fit_params)
         candidate_state = _target_state(refit, X_target, y_target)
         n_steps += 1
         accepted = candidate_state.loss > state.loss
-        predicted_margin = np.nan
-        if state.margins is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):  # a flat loss (dℓ/df = 0) predicts nothing
-                predicted_margin = np.mean(state.margins + loss_changes / state.slopes)
         change_size = float(np.max(np.abs(moved - X_start[rows])))
-        _record(history, candidate_state, state.loss + loss_changes.mean(), predicted_margin, change_size, accepted)
+        predicted = (state.loss + loss_changes.mean(), _predicted_margin(state, loss_changes))
+        _record(history, candidate_state, *predicted, change_size, accepted)
         if accepted:
             X_attacked, estimator, state = candidate, refit, candidate_state
         else:  # overshot: the linearisation no longer holds at this step length
-            alpha = alpha / 2
+            shrink /= 2
+    labels = influence_estimator.training_index_
     return Bunch(
         rows=rows,
+        row_labels=None if labels is None else labels[rows],
         X_rows=X_attacked[rows],
-        X=X_attacked,
+        X=as_input(X_attacked),
         success=state.misclassified == 1,
         n_steps=n_steps,
         estimator=estimator,

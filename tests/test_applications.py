@@ -1,12 +1,16 @@
 """Mislabel ranking and the training-set attack, against scikit-learn refits and hand counts."""
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import sklearn_loss, tight_logistic
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from sklearn_influence import (
     InfluenceEstimator,
@@ -48,6 +52,10 @@ def test_detection_curve_counts_by_hand():
     np.testing.assert_allclose(found, [0, 0.5, 0.5, 1, 1])
     with pytest.raises(ValueError, match="fractions must lie in"):
         mislabel_detection_curve(ranking, is_mislabeled, [1.5])
+    with pytest.raises(ValueError, match="fractions must lie in"):
+        mislabel_detection_curve(ranking, is_mislabeled, [np.nan])
+    with pytest.raises(ValueError, match="must be a permutation"):
+        mislabel_detection_curve([0, 0, 0, 0, 0], is_mislabeled, [0.5])
     with pytest.raises(ValueError, match="same length"):
         mislabel_detection_curve(ranking, is_mislabeled[:4], [0.5])
     with pytest.raises(ValueError, match="nothing to find"):
@@ -116,17 +124,98 @@ def test_attack_stays_in_the_box_and_flips_the_target(attack_case):
 
 def test_attack_bad_input(attack_case):
     X, y, Xt, yt, estimator, inf = attack_case
-    with pytest.raises(ValueError, match="epsilon must be a non-negative float"):
+    with pytest.raises(ValueError, match="epsilon must be a finite float or an array of 8"):
         training_set_attack(inf, X, y, Xt, yt, epsilon=[1.0, 2.0])
-    with pytest.raises(ValueError, match="step_size must be positive"):
+    with pytest.raises(ValueError, match="epsilon must be a finite float"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=np.nan)
+    with pytest.raises(ValueError, match="epsilon must be non-negative with at least one positive"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=0.0)
+    with pytest.raises(ValueError, match="step_size must be non-negative with at least one positive"):
         training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, step_size=0)
     with pytest.raises(ValueError, match="max_steps must be a positive integer"):
         training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, max_steps=0)
     with pytest.raises(ValueError, match="n_rows must be an integer"):
         training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, n_rows=0)
+    with pytest.raises(ValueError, match="each once"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, indices=[3, 3])
+    with pytest.raises(ValueError, match="each once"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, indices=[])
+    with pytest.raises(ValueError, match="bounds must be a pair"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, bounds=5.0)
+    with pytest.raises(ValueError, match="X must be the training data"):
+        training_set_attack(inf, X[:-1], y[:-1], Xt, yt, epsilon=1.0)
+    with pytest.raises(ValueError, match="sample_weight differs from the weights"):
+        training_set_attack(inf, X, y, Xt, yt, epsilon=1.0, sample_weight=np.arange(len(y)) % 3 + 1.0)
     piped = InfluenceEstimator(make_pipeline(StandardScaler(), tight_logistic())).fit(X, y)
     with pytest.raises(ValueError, match="pipeline with transformers"):
         training_set_attack(piped, X, y, Xt, yt, epsilon=1.0)
+
+
+def test_an_overshooting_step_is_undone_and_halved(binary_data):
+    X, y, Xq, yq = binary_data
+    estimator = tight_logistic(C=1.0)
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    # a huge step: the first one overshoots (the refitted target loss falls)
+    result = training_set_attack(inf, X, y, Xq[6:7], yq[6:7], epsilon=100, step_size=50, n_rows=1, max_steps=3)
+    history = result.history
+    assert list(history["accepted"][:3]) == [True, False, True]
+    np.testing.assert_allclose(history["max_abs_change"][1:3], [50, 25])  # the retry starts from x⁰ with α/2
+    rejected = clone(estimator).fit(X, y)  # the rejected loss is scikit-learn's on the overshooting data
+    bad = X.copy()
+    bad[result.rows] += 50 * np.sign(inf.perturbation_influence(Xq[6:7], yq[6:7], indices=result.rows)[0])
+    assert history["target_loss"][1] == pytest.approx(sklearn_loss(clone(estimator).fit(bad, y), Xq[6:7], yq[6:7])[0])
+    assert history["target_loss"][1] < sklearn_loss(rejected, Xq[6:7], yq[6:7])[0]
+
+
+def test_attack_with_class_and_sample_weights_predicts_the_weighted_refit(binary_data):
+    X, y, Xq, yq = binary_data
+    estimator = tight_logistic(C=1.0, class_weight={0: 3.0, 1: 1.0})
+    weights = 1.0 + (np.arange(len(y)) % 3)
+    inf = InfluenceEstimator(estimator).fit(X, y, sample_weight=weights)
+    Xt, yt = Xq[:2], yq[:2].reshape(-1, 1)  # two targets, labels as a column
+    result = training_set_attack(inf, X, y, Xt, yt, epsilon=0.05, n_rows=3, max_steps=1, sample_weight=weights)
+    base = clone(estimator).fit(X, y, sample_weight=weights)
+    refit = clone(estimator).fit(result.X, y, sample_weight=weights)
+    actual = sklearn_loss(refit, Xt, yt.ravel()).mean() - sklearn_loss(base, Xt, yt.ravel()).mean()
+    predicted = result.history["predicted_target_loss"][1] - result.history["target_loss"][0]
+    assert predicted == pytest.approx(actual, rel=0.05)
+    assert result.history["misclassified"][0] == np.mean(base.predict(Xt) != yt.ravel())
+
+
+def test_attack_keeps_dataframe_labels_and_fixed_features(binary_data):
+    X, y, Xq, yq = binary_data
+    columns = [f"f{c}" for c in range(X.shape[1])]
+    frame = pd.DataFrame(X, index=[f"row_{i}" for i in range(len(X))], columns=columns)
+    inf = InfluenceEstimator(tight_logistic()).fit(frame, y)
+    epsilon = np.r_[0.0, np.full(X.shape[1] - 1, 0.2)]  # feature 0 may not move
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" warnings from the refits
+        result = training_set_attack(inf, frame, y, pd.DataFrame(Xq[:1], columns=columns), yq[:1], epsilon=epsilon)
+    assert list(result.X.index) == list(frame.index) and list(result.X.columns) == columns
+    assert list(result.row_labels) == [f"row_{i}" for i in result.rows]
+    np.testing.assert_array_equal(result.X_rows[:, 0], X[result.rows, 0])
+    assert np.any(result.X_rows[:, 1:] != X[result.rows, 1:])
+    assert list(result.estimator.feature_names_in_) == columns
+
+
+def test_attack_on_a_target_with_a_flat_loss_warns(binary_data):
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(LinearSVC(C=1.0, tol=1e-12, max_iter=100_000)).fit(X, y)  # squared hinge
+    margins = inf.decision_function(Xq) * np.where(yq == 1, 1, -1)
+    j = np.argmax(margins)  # beyond the margin: the squared hinge is exactly flat there
+    assert margins[j] > 1.5
+    with pytest.warns(UserWarning, match="I_pert,loss is zero"):
+        result = training_set_attack(inf, X, y, Xq[j : j + 1], yq[j : j + 1], epsilon=1.0, n_rows=2)
+    assert result.n_steps == 0 and not result.success
+
+
+def test_attack_on_a_multiclass_model_runs_without_margins(multiclass_data):
+    X, y, Xq, yq = multiclass_data
+    inf = InfluenceEstimator(tight_logistic(C=0.5)).fit(X, y)
+    result = training_set_attack(inf, X, y, Xq[:1], yq[:1], epsilon=0.1, n_rows=2, max_steps=2)
+    assert np.isnan(result.history["target_margin"]).all()
+    refit = tight_logistic(C=0.5).fit(result.X, y)
+    assert result.history["target_loss"][-1] == pytest.approx(sklearn_loss(refit, Xq[:1], yq[:1])[0], rel=1e-6)
 
 
 def test_attack_on_a_regressor_raises_the_squared_error(regression_data):
