@@ -110,7 +110,7 @@ def mislabel_detection_curve(ranking, is_mislabeled, fractions):
     --------
     >>> from sklearn_influence import mislabel_detection_curve
     >>> mislabel_detection_curve([3, 0, 4, 1, 2], [False, True, False, True, False], [0.2, 0.8])
-    array([0., 1.])
+    array([0.5, 1. ])
     """
     ranking = np.asarray(ranking)
     is_mislabeled = np.asarray(is_mislabeled, dtype=bool)
