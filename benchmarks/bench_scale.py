@@ -7,12 +7,15 @@ Each task is shown next to the bare BLAS / sparse work it needs, measured in the
   against ``X @ R`` for the triangular factor (``R = L⁻ᵀ``); ``top_influences(k=10)`` (no
   n_query × n_train matrix) against ``influence``;
 * sparse n = 100,000 × p = 50,000 (0.1 % non-zeros, counts), binary logistic, ``solver="cg"``
-  with the Jacobi preconditioner, 100 queries solved together: ``fit`` + ``influence`` against
-  (CG iterations + 1) × (``X @ V`` + ``X.T @ U`` with 100 vectors); stochastic
-  ``self_influence(n_probes=100)``.
+  (Jacobi with the intercept eliminated), 100 queries solved together: ``fit`` + ``influence``
+  against (CG iterations + 1) × scipy's ``X @ V`` + ``X.T @ U`` with 100 vectors (our blocked
+  products beat that floor); ``influence`` again on the same queries (a warm start);
+  stochastic ``self_influence(n_probes=100)``; with ``--quick``, CG's error against the exact
+  solver.
 
 Peak memory is tracemalloc's peak of numpy allocations during the task (the results
-included), next to the size of X. Usage: ``python benchmarks/bench_scale.py [--quick]``.
+included), next to the size of X. Usage:
+``python benchmarks/bench_scale.py [--quick] [--only {dense,sparse}]``.
 """
 
 import argparse
@@ -83,13 +86,13 @@ def dense(n, p, m=100):
     return rows
 
 
-def _fit_influence(model, X, y, Xq, yq, solver="auto"):
-    inf = InfluenceEstimator(FrozenEstimator(model), solver=solver).fit(X, y)
+def _fit_influence(model, X, y, Xq, yq, solver="auto", **params):
+    inf = InfluenceEstimator(FrozenEstimator(model), solver=solver, **params).fit(X, y)
     inf.influence(Xq, yq)
     return inf
 
 
-def sparse_wide(n, p, density=1e-3, m=100):
+def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
     rng = np.random.default_rng(0)
     per_row = rng.poisson(density * p, n + m)  # bag-of-words counts: ~density·p distinct words per row
     rows = np.repeat(np.arange(n + m), per_row)
@@ -103,48 +106,88 @@ def sparse_wide(n, p, density=1e-3, m=100):
         start = time.perf_counter()
         model = LogisticRegression(C=0.1, tol=1e-8, max_iter=500).fit(Xt, yt)
         t_model = time.perf_counter() - start
-        t_inf, peak_inf, inf = measure(lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg"))
-    counter = {"iterations": 0}
+        t_inf, peak_inf, inf = measure(lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg", cg_tol=cg_tol))
+    counter = {"products": 0}
     product = inf._solver.hessian_product
 
     def counting(block):
-        counter["iterations"] += 1
+        counter["products"] += 1
         return product(block)
 
     inf._solver.hessian_product = counting
+    t_again, _, result = measure(lambda: inf.influence(Xq, yq))  # the same queries again: a warm start
+    again = counter["products"]
+    counter["products"] = 0
+    inf._solver._recycled = None  # cold, to count the iterations of one solve
     inf.influence(Xq[:1], yq[:1])
     inf._solver.hessian_product = product
     V = rng.standard_normal((m, p))
     U = rng.standard_normal((n, m))
     pair = timed(lambda: (Xt @ V.T, Xt.T @ U))
-    t_floor = (counter["iterations"] + 1) * pair
+    design = inf._design
+    ours = timed(lambda: (design.dot(np.c_[V, np.zeros(m)]), design.tdot(U)))
+    t_floor = (counter["products"] + 1) * pair
     t_self, peak_self, _ = measure(lambda: inf.self_influence(n_probes=100, random_state=0))
     x_mb = (Xt.data.nbytes + Xt.indices.nbytes + Xt.indptr.nbytes) / 2**20
-    return t_model, inf.solver_, counter["iterations"], x_mb, t_inf, t_floor, peak_inf, t_self, peak_self
+    error = None
+    if p <= 12_000:  # the exact solver fits: relative error of CG against the Cholesky factorisation
+        exact = InfluenceEstimator(FrozenEstimator(model), solver="exact").fit(Xt, yt).influence(Xq, yq)
+        error = float(np.abs(result - exact).max() / np.abs(exact).max())
+    return dict(
+        t_model=t_model,
+        solver=inf.solver_,
+        iterations=counter["products"],
+        x_mb=x_mb,
+        t_inf=t_inf,
+        t_floor=t_floor,
+        pair=pair,
+        ours=ours,
+        peak_inf=peak_inf,
+        t_again=t_again,
+        again=again,
+        t_self=t_self,
+        peak_self=peak_self,
+        error=error,
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--only", choices=["dense", "sparse"], help="run one of the two parts")
+    parser.add_argument("--cg-tol", type=float, default=1e-10, help="cg_tol of the sparse task")
     args = parser.parse_args()
     n_dense, n_sparse, p_sparse = (20_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 50_000)
-    print("dense tasks: seconds (peak MB)")
-    header = ["task".rjust(28), "X MB".rjust(7), "fit+influence".rjust(14), "floor".rjust(7)]
-    print(" ".join(header + ["self_influence".rjust(15), "floor".rjust(7), "top_influences".rjust(15)]))
-    for row in dense(n_dense, 100):
-        name, x_mb, t_inf, t_floor, peak_inf, t_self, t_self_floor, peak_self, t_top, peak_top = row
-        print(
-            f"{name:>28} {x_mb:>7.0f} {t_inf:>7.2f} ({peak_inf:>4.0f}) {t_floor:>7.2f} "
-            f"{t_self:>7.2f} ({peak_self:>4.0f}) {t_self_floor:>7.2f} {t_top:>7.2f} ({peak_top:>4.0f})",
-            flush=True,
-        )
-    t_model, solver, iterations, x_mb, t_inf, t_floor, peak_inf, t_self, peak_self = sparse_wide(n_sparse, p_sparse)
+    if args.only != "sparse":
+        print("dense tasks: seconds (peak MB)")
+        header = ["task".rjust(28), "X MB".rjust(7), "fit+influence".rjust(14), "floor".rjust(7)]
+        print(" ".join(header + ["self_influence".rjust(15), "floor".rjust(7), "top_influences".rjust(15)]))
+        for row in dense(n_dense, 100):
+            name, x_mb, t_inf, t_floor, peak_inf, t_self, t_self_floor, peak_self, t_top, peak_top = row
+            print(
+                f"{name:>28} {x_mb:>7.0f} {t_inf:>7.2f} ({peak_inf:>4.0f}) {t_floor:>7.2f} "
+                f"{t_self:>7.2f} ({peak_self:>4.0f}) {t_self_floor:>7.2f} {t_top:>7.2f} ({peak_top:>4.0f})",
+                flush=True,
+            )
+    if args.only == "dense":
+        return
+    r = sparse_wide(n_sparse, p_sparse, cg_tol=args.cg_tol)
     print(
-        f"\nsparse {n_sparse:,} x {p_sparse:,}, binary logistic (model fit {t_model:.1f} s), solver={solver}, "
-        f"{iterations} CG iterations; X {x_mb:.0f} MB"
+        f"\nsparse {n_sparse:,} x {p_sparse:,}, binary logistic (model fit {r['t_model']:.1f} s), "
+        f"solver={r['solver']}, cg_tol={args.cg_tol:g}: {r['iterations']} CG iterations; X {r['x_mb']:.0f} MB"
     )
-    print(f"  fit + influence (100 queries): {t_inf:.2f} s (peak {peak_inf:.0f} MB); sparse floor {t_floor:.2f} s")
-    print(f"  self_influence(n_probes=100) for all rows: {t_self:.2f} s (peak {peak_self:.0f} MB)")
+    print(
+        f"  one pair of products with 100 vectors (X @ V, X.T @ U): scipy {r['pair']:.2f} s, "
+        f"LinearDesign (blocked) {r['ours']:.2f} s"
+    )
+    print(
+        f"  fit + influence (100 queries): {r['t_inf']:.2f} s (peak {r['peak_inf']:.0f} MB); "
+        f"scipy floor (iterations + 1) x pair {r['t_floor']:.2f} s"
+    )
+    print(f"  influence again, same queries (warm start): {r['t_again']:.2f} s, {r['again']} Hessian products")
+    print(f"  self_influence(n_probes=100) for all rows: {r['t_self']:.2f} s (peak {r['peak_self']:.0f} MB)")
+    if r["error"] is not None:
+        print(f"  max |CG - exact| / max |exact| of influence: {r['error']:.1e}")
 
 
 if __name__ == "__main__":
