@@ -6,11 +6,13 @@ Two models learn to tell 3s from 8s in scikit-learn's 8×8 digits: logistic regr
 the raw pixels, and an RBF-kernel SVM (``Nystroem`` features + :class:`SmoothHingeClassifier`,
 the paper's smooth-hinge protocol). For the test digit both models find hardest, the script
 shows each model's most helpful and most harmful training images, and plots every training
-image's influence against its pixel distance to the test image. The RBF model's influence
-is concentrated on near neighbours (over all test digits, the nearest 10 % of the training
-images carry about half of its total absolute influence); logistic regression draws on images far
-away in pixel space, through the directions its weights care about (about a quarter). This
-is the contrast of the paper's Figure 4 (there: RBF SVM vs Inception).
+image's influence against its pixel distance to the test image. Averaged over all test
+digits, the RBF model's influence is concentrated on near neighbours (the nearest 10 % of
+the training images carry about half of its total absolute influence), while logistic
+regression draws on images far away in pixel space, through the directions its weights care
+about (about a quarter). This is the contrast of the paper's Figure 4 (there: RBF SVM vs
+Inception). The one query drawn is the hardest, where the contrast is weaker (the printout
+gives both).
 
 Usage: ``python examples/plot_digits_helpful_harmful.py`` (a few seconds; ``--small`` is
 accepted for uniformity). Writes ``plot_digits_helpful_harmful.png`` when matplotlib is
@@ -80,9 +82,10 @@ else:
     grids = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.3], hspace=0.45)
     for row, (name, inf) in enumerate(fitted.items()):
         axes = grids[row].subgridspec(2, k + 1).subplots()
+        images, query_image = X[train].reshape(-1, 8, 8), query.reshape(8, 8)
         TopInfluencesDisplay.from_estimator(
-            inf, query, y_query, k=k, images=X[train].reshape(-1, 8, 8), query_image=query.reshape(8, 8)
-        ).plot(axes, kind="images")
+            inf, query, y_query, k=k, images=images, query_image=query_image, ax=axes, kind="images"
+        )
         axes[0, 0].annotate(name, (0, 1.45), xycoords="axes fraction", fontsize=10, fontweight="bold")
     scatter_axes = grids[2].subgridspec(1, 2, wspace=0.3).subplots()
     for ax, (name, values) in zip(scatter_axes, influence.items()):

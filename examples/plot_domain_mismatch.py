@@ -11,11 +11,12 @@ at test time wrong.
 Influence finds the cause from one wrong prediction: the most harmful training rows for
 a misclassified child are the few readmitted training children (labelled with their
 patient ids, straight from the DataFrame). Splitting their influence over the parameters
-(``g_qᵀ I_up,params``) shows it flows almost entirely through ``is_child``, and
-``perturbation_influence`` (the derivative of the query loss with respect to each feature
-of those rows, per unit) ranks ``is_child`` first too. Refitting without them fixes the
-prediction. Features are in their own units: one unit of ``is_child`` is the whole
-difference between a child and an adult.
+(``g_qᵀ I_up,params``) shows it flows almost entirely through ``is_child``. Refitting
+without them fixes the prediction. ``perturbation_influence`` (the derivative of the query
+loss with respect to each feature of those rows) ranks ``is_child`` first per unit too, but
+units differ between features (one unit of ``is_child`` is the whole difference between a
+child and an adult, one unit of ``age`` a year), so that ranking is weaker evidence than the
+split of the influence.
 
 Usage: ``python examples/plot_domain_mismatch.py`` (a few seconds).
 Needs pandas; writes ``plot_domain_mismatch.png`` when matplotlib is installed.
@@ -123,7 +124,7 @@ except ImportError:
     print("matplotlib is not installed: skipping the figure (pip install 'sklearn_influence[plot]').")
 else:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    TopInfluencesDisplay.from_estimator(inf, query, y_query, k=k).plot(ax=axes[0])
+    TopInfluencesDisplay.from_estimator(inf, query, y_query, k=k, ax=axes[0])
     axes[0].set_title(f"Training rows behind the error on {query.index[0]}")
     axes[1].barh(share.index[::-1], share.to_numpy()[::-1])
     axes[1].set(xlabel="share of the harmful rows' influence", title="The feature it flows through")

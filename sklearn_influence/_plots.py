@@ -75,13 +75,15 @@ class LeaveOneOutDisplay:
         )
         return display.plot(ax=ax)
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, **kwargs):
         """Draw the scatter, the diagonal and the noise-floor band.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when ``None``.
+        **kwargs : dict
+            Passed to matplotlib's ``scatter``.
 
         Returns
         -------
@@ -93,7 +95,7 @@ class LeaveOneOutDisplay:
         limit = 1.05 * float(np.max(np.abs(np.r_[self.predicted, self.actual, self.noise_floor]))) or 1.0
         ax.axhspan(-self.noise_floor, self.noise_floor, color="0.9", zorder=0)
         ax.plot([-limit, limit], [-limit, limit], color="0.5", lw=0.8)
-        self.scatter_ = ax.scatter(self.actual, self.predicted, s=14)
+        self.scatter_ = ax.scatter(self.actual, self.predicted, **{"s": 14, **kwargs})
         ax.set(
             xlim=(-limit, limit),
             ylim=(-limit, limit),
@@ -138,6 +140,10 @@ class TopInfluencesDisplay:
     ----------
     ax_ : matplotlib Axes or ndarray of Axes
     figure_ : matplotlib Figure
+    bars_ : matplotlib BarContainer
+        After ``plot(kind="bar")``.
+    images_ : ndarray of matplotlib AxesImage (or None) of shape (2, k + 1)
+        After ``plot(kind="images")``.
 
     Examples
     --------
@@ -148,10 +154,11 @@ class TopInfluencesDisplay:
     >>> from sklearn_influence import InfluenceEstimator, TopInfluencesDisplay
     >>> X, y = load_digits(return_X_y=True)
     >>> inf = InfluenceEstimator(LogisticRegression(C=0.01, max_iter=5000, tol=1e-8)).fit(X[:300] / 16, y[:300])
+    >>> images, query_image = X[:300].reshape(-1, 8, 8), X[300].reshape(8, 8)
     >>> display = TopInfluencesDisplay.from_estimator(
-    ...     inf, X[300:301] / 16, y[300:301], k=4, images=X[:300].reshape(-1, 8, 8), query_image=X[300].reshape(8, 8)
+    ...     inf, X[300:301] / 16, y[300:301], k=4, images=images, query_image=query_image, kind="images"
     ... )
-    >>> display.plot(kind="images").ax_.shape
+    >>> display.ax_.shape
     (2, 5)
     """
 
@@ -175,8 +182,10 @@ class TopInfluencesDisplay:
         self.query_image = query_image
 
     @classmethod
-    def from_estimator(cls, influence_estimator, X_query, y_query, *, k=5, images=None, query_image=None):
-        """Rank the training rows for one query with ``top_influences``.
+    def from_estimator(
+        cls, influence_estimator, X_query, y_query, *, k=5, images=None, query_image=None, ax=None, kind="bar", **kwargs
+    ):
+        """Rank the training rows for one query with ``top_influences`` and plot.
 
         Parameters
         ----------
@@ -190,17 +199,19 @@ class TopInfluencesDisplay:
             Rows on each side.
         images, query_image : ndarray, default=None
             See the class parameters.
+        ax, kind, **kwargs
+            As in :meth:`plot`.
 
         Returns
         -------
         display : TopInfluencesDisplay
-            Not yet drawn: call :meth:`plot`.
         """
-        if getattr(X_query, "shape", (1,))[0] != 1:
-            raise ValueError(f"X_query must hold exactly one query row; got {X_query.shape[0]} rows.")
+        n_queries = X_query.shape[0] if hasattr(X_query, "shape") else len(X_query)
+        if n_queries != 1:
+            raise ValueError(f"X_query must hold exactly one query row; got {n_queries} rows.")
         top = influence_estimator.top_influences(X_query, y_query, k=k)
         labels = influence_estimator.training_index_
-        return cls(
+        display = cls(
             helpful_indices=top.helpful_indices[0],
             helpful_values=top.helpful_values[0],
             harmful_indices=top.harmful_indices[0],
@@ -209,11 +220,12 @@ class TopInfluencesDisplay:
             images=images,
             query_image=query_image,
         )
+        return display.plot(ax=ax, kind=kind, **kwargs)
 
     def _label(self, position):
         return str(position if self.labels is None else self.labels[position])
 
-    def plot(self, ax=None, *, kind="bar"):
+    def plot(self, ax=None, *, kind="bar", **kwargs):
         """Draw bars (``kind="bar"``) or an image grid (``kind="images"``).
 
         Parameters
@@ -223,6 +235,8 @@ class TopInfluencesDisplay:
         kind : {"bar", "images"}, default="bar"
             Images need ``images`` (and, optionally, ``query_image``); the first column
             shows the query, the rows the helpful and the harmful training images.
+        **kwargs : dict
+            Passed to matplotlib's ``barh`` or ``imshow``.
 
         Returns
         -------
@@ -232,14 +246,14 @@ class TopInfluencesDisplay:
         if kind not in ("bar", "images"):
             raise ValueError(f"kind must be 'bar' or 'images'; got kind={kind!r}.")
         if kind == "images":
-            return self._plot_images(plt, ax)
+            return self._plot_images(plt, ax, kwargs)
         if ax is None:
             _, ax = plt.subplots()
         # bottom to top: the most helpful row up to the most harmful one
         values = np.r_[self.helpful_values, self.harmful_values[::-1]]
         names = [self._label(i) for i in np.r_[self.helpful_indices, self.harmful_indices[::-1]]]
         positions = np.arange(values.size)
-        ax.barh(positions, values, color=np.where(values > 0, "tab:red", "tab:green"))
+        self.bars_ = ax.barh(positions, values, **{"color": np.where(values > 0, "tab:red", "tab:green"), **kwargs})
         ax.set_yticks(positions, names)
         ax.axvline(0, color="0.5", lw=0.8)
         ax.set(
@@ -250,7 +264,7 @@ class TopInfluencesDisplay:
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
-    def _plot_images(self, plt, axes):
+    def _plot_images(self, plt, axes, kwargs):
         if self.images is None:
             raise ValueError("kind='images' needs the training images: pass images= to the display.")
         k = max(self.helpful_indices.size, self.harmful_indices.size)
@@ -261,8 +275,10 @@ class TopInfluencesDisplay:
             raise ValueError(f"ax must be an array of Axes of shape (2, {k + 1}); got shape {axes.shape}.")
         for axis in axes.ravel():
             axis.set_axis_off()
+        kwargs = {"cmap": "gray_r", **kwargs}
+        self.images_ = np.full(axes.shape, None, dtype=object)
         if self.query_image is not None:
-            axes[0, 0].imshow(self.query_image, cmap="gray_r")
+            self.images_[0, 0] = axes[0, 0].imshow(self.query_image, **kwargs)
             axes[0, 0].set_title("query", fontsize=9)
         for row, (name, indices, values) in enumerate(
             (
@@ -272,7 +288,7 @@ class TopInfluencesDisplay:
         ):
             axes[row, 1].text(-0.1, 0.5, name, rotation=90, va="center", ha="right", transform=axes[row, 1].transAxes)
             for column, (index, value) in enumerate(zip(indices, values), 1):
-                axes[row, column].imshow(self.images[index], cmap="gray_r")
+                self.images_[row, column] = axes[row, column].imshow(self.images[index], **kwargs)
                 axes[row, column].set_title(f"{self._label(index)}: {value:+.3g}", fontsize=8)
         self.ax_, self.figure_ = axes, axes[0, 0].figure
         return self
@@ -328,10 +344,10 @@ class MislabelCurveDisplay:
 
         Parameters
         ----------
-        rankings : dict of str to array-like or list of array-like
+        rankings : dict of str to array-like of shape (n_train,) or (n_runs, n_train)
             Per strategy, one ranking (training positions, first checked first) or one per
             run.
-        is_mislabeled : array-like of bool, or list of them (one per run)
+        is_mislabeled : array-like of bool of shape (n_train,) or (n_runs, n_train)
             The truth of each run.
         fractions : array-like of float, default=None
             Fractions checked; ``None``: 0 %, 5 %, ..., 30 %.
@@ -344,14 +360,14 @@ class MislabelCurveDisplay:
         from ._applications import mislabel_detection_curve
 
         fractions = np.linspace(0, 0.3, 7) if fractions is None else np.asarray(fractions, dtype=float)
-        truths = is_mislabeled if isinstance(is_mislabeled, list) else [is_mislabeled]
+        truths = np.atleast_2d(np.asarray(is_mislabeled, dtype=bool))  # one row per run
         found = {}
         for name, ranking in rankings.items():
-            runs = ranking if isinstance(ranking, list) else [ranking]
-            if len(runs) != len(truths):
+            runs = np.atleast_2d(np.asarray(ranking))
+            if runs.shape[0] != truths.shape[0]:
                 raise ValueError(
-                    f"rankings[{name!r}] has {len(runs)} runs but is_mislabeled has {len(truths)}: give one truth "
-                    "per run."
+                    f"rankings[{name!r}] has {runs.shape[0]} runs but is_mislabeled has {truths.shape[0]}: give one "
+                    "truth per run (2-d arrays or lists of arrays hold several runs)."
                 )
             found[name] = np.array([mislabel_detection_curve(r, t, fractions) for r, t in zip(runs, truths)])
         return cls(fractions=fractions, found=found).plot(ax=ax)
@@ -366,7 +382,7 @@ class MislabelCurveDisplay:
             Fitted on the noisy labels.
         is_mislabeled : array-like of bool of shape (n_train,)
             The truth.
-        by : tuple of str, default=("self_influence", "training_loss")
+        by : str or tuple of str, default=("self_influence", "training_loss")
             Scores to compare.
         **kwargs : dict
             ``fractions`` and ``ax``, as in :meth:`from_rankings`.
@@ -377,16 +393,19 @@ class MislabelCurveDisplay:
         """
         from ._applications import rank_mislabel_candidates
 
+        by = (by,) if isinstance(by, str) else by
         rankings = {name: rank_mislabel_candidates(influence_estimator, by=name) for name in by}
         return cls.from_rankings(rankings, np.asarray(is_mislabeled, dtype=bool), **kwargs)
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, **kwargs):
         """Draw one curve with error bars per strategy and the random expectation.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when ``None``.
+        **kwargs : dict
+            Passed to matplotlib's ``errorbar``.
 
         Returns
         -------
@@ -398,7 +417,9 @@ class MislabelCurveDisplay:
         percent = 100 * self.fractions
         ax.plot(percent, self.fractions, color="0.5", ls="--", lw=0.8, label="random (expected)")
         self.lines_ = {
-            name: ax.errorbar(percent, values.mean(axis=0), yerr=values.std(axis=0), capsize=3, label=name)
+            name: ax.errorbar(
+                percent, values.mean(axis=0), yerr=values.std(axis=0), **{"capsize": 3, "label": name, **kwargs}
+            )
             for name, values in self.found.items()
         }
         ax.set(xlabel="training data checked (%)", ylabel="fraction of mislabelled rows found", ylim=(0, 1.02))

@@ -22,7 +22,8 @@ def test_top_influences_bars_are_the_extremes_of_influence(binary_data):
     X, y, Xq, yq = binary_data
     names = [f"row_{i}" for i in range(len(X))]
     inf = InfluenceEstimator(tight_logistic()).fit(pd.DataFrame(X, index=names), y)
-    display = TopInfluencesDisplay.from_estimator(inf, Xq[:1], yq[:1], k=3).plot()
+    display = TopInfluencesDisplay.from_estimator(inf, Xq[:1], yq[:1], k=3)
+    assert list(display.ax_.patches) == list(display.bars_.patches)
     influence = inf.influence(Xq[:1], yq[:1])[0]
     order = np.argsort(influence)
     heights = [patch.get_width() for patch in display.ax_.patches]
@@ -30,8 +31,8 @@ def test_top_influences_bars_are_the_extremes_of_influence(binary_data):
     np.testing.assert_allclose(heights, influence[extremes], rtol=1e-10)
     labels = [tick.get_text() for tick in display.ax_.get_yticklabels()]
     assert labels == [names[i] for i in extremes]
-    with pytest.raises(ValueError, match="exactly one query row"):
-        TopInfluencesDisplay.from_estimator(inf, Xq[:2], yq[:2])
+    with pytest.raises(ValueError, match="exactly one query row; got 2"):
+        TopInfluencesDisplay.from_estimator(inf, Xq[:2].tolist(), yq[:2])
     with pytest.raises(ValueError, match="needs the training images"):
         display.plot(kind="images")
     with pytest.raises(ValueError, match="kind must be"):
@@ -42,9 +43,9 @@ def test_top_influences_image_grid(binary_data):
     X, y, Xq, yq = binary_data  # 8 features drawn as 2 × 4 "images"
     inf = InfluenceEstimator(tight_logistic()).fit(X, y)
     display = TopInfluencesDisplay.from_estimator(
-        inf, Xq[:1], yq[:1], k=2, images=X.reshape(-1, 2, 4), query_image=Xq[0].reshape(2, 4)
-    ).plot(kind="images")
-    assert display.ax_.shape == (2, 3)
+        inf, Xq[:1], yq[:1], k=2, images=X.reshape(-1, 2, 4), query_image=Xq[0].reshape(2, 4), kind="images"
+    )
+    assert display.ax_.shape == (2, 3) and display.images_[1, 1] is display.ax_[1, 1].images[0]
     np.testing.assert_array_equal(display.ax_[1, 1].images[0].get_array(), X[display.harmful_indices[0]].reshape(2, 4))
     np.testing.assert_array_equal(display.ax_[0, 0].images[0].get_array(), Xq[0].reshape(2, 4))
     with pytest.raises(ValueError, match="shape \\(2, 3\\)"):
@@ -63,3 +64,15 @@ def test_mislabel_curve_matches_a_hand_count():
     np.testing.assert_allclose(means["bad"], [0.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="one truth per run"):
         MislabelCurveDisplay.from_rankings({"good": [good, bad]}, truth)
+    # one run given as plain lists is one run, not many
+    single = MislabelCurveDisplay.from_rankings({"good": good.tolist()}, truth.tolist(), fractions=[0.1, 0.2])
+    np.testing.assert_allclose(single.found["good"], [[0.5, 1.0]])
+
+
+def test_mislabel_curve_from_estimator_with_one_score(binary_data):
+    X, y, _, _ = binary_data
+    noisy = y.copy()
+    noisy[:20] = 1 - noisy[:20]
+    inf = InfluenceEstimator(tight_logistic()).fit(X, noisy)
+    display = MislabelCurveDisplay.from_estimator(inf, np.arange(len(y)) < 20, by="training_loss")
+    assert list(display.lines_) == ["training_loss"]
