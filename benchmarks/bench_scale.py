@@ -106,7 +106,9 @@ def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
         start = time.perf_counter()
         model = LogisticRegression(C=0.1, tol=1e-8, max_iter=500).fit(Xt, yt)
         t_model = time.perf_counter() - start
-        t_inf, peak_inf, inf = measure(lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg", cg_tol=cg_tol))
+        t_inf, peak_inf, inf = measure(
+            lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg", cg_tol=cg_tol, cg_warm_start=True)
+        )
     counter = {"products": 0}
     product = inf._solver.hessian_product
 

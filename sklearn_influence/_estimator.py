@@ -113,6 +113,15 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
     cg_max_iter : int, default=None
         Iteration cap of each conjugate-gradient solve; ``None`` means 10 × the
         parameter count.
+    cg_warm_start : bool, default=False
+        Start each conjugate-gradient solve from the combination of the last solved
+        systems whose residual is smallest (kept while they fit in a quarter of
+        ``working_memory``; not pickled). Asking about the same queries again
+        (``influence``, then ``leave_one_out`` or ``top_influences``; or the same points
+        with other labels) then costs one Hessian product instead of a full solve. Every
+        solve still meets ``cg_tol``, but results depend on the call history within that
+        tolerance, so it is off by default: the query methods are then pure functions of
+        the fitted state.
     lissa_scale : float, default=None
         ``solver="lissa"``: the scale of the Neumann series, on the mean objective's Hessian
         ``H/n`` as in the paper; it must exceed that Hessian's largest eigenvalue. ``None``
@@ -198,6 +207,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         smoothing=None,
         cg_tol=1e-10,
         cg_max_iter=None,
+        cg_warm_start=False,
         lissa_scale=None,
         lissa_depth=5000,
         lissa_repeats=10,
@@ -217,6 +227,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self.verbose = verbose
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
+        self.cg_warm_start = cg_warm_start
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -319,6 +330,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 rtol=self.cg_tol,
                 max_iter=self.cg_max_iter,
                 intercept=getattr(objective, "fit_intercept", False),
+                warm_start=self.cg_warm_start,
                 verbose=self.verbose,
             )
         self._solve_penalty_share(objective)

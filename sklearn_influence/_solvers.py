@@ -152,9 +152,9 @@ class CGSolver(_Solver):
     the features' mean) in the Jacobi-scaled ``H``. With several outputs each output's
     intercept is eliminated within its own block.
 
-    **Warm starts.** :meth:`solve` accepts an initial guess ``x0``; without one, the
-    solver starts from the last solved systems (``B_old`` and ``X_old ≈ H⁻¹ B_old``, kept
-    while they fit in a quarter of ``working_memory``):
+    **Warm starts.** :meth:`solve` accepts an initial guess ``x0``; without one, and with
+    ``warm_start=True``, the solver starts from the last solved systems (``B_old`` and
+    ``X_old ≈ H⁻¹ B_old``, kept while they fit in a quarter of ``working_memory``):
 
     .. math::
         x_0 = X_{old}\\, c, \\qquad c = \\arg\\min_c \\lVert b - B_{old}\\, c \\rVert,
@@ -193,6 +193,8 @@ class CGSolver(_Solver):
     intercept : bool, default=False
         Whether the last column of every output is an intercept, eliminated in the
         preconditioner.
+    warm_start : bool, default=False
+        Remember the last solved systems and start from them (see above).
     verbose : int, default=0
         Report progress over blocks of right-hand sides.
 
@@ -214,10 +216,12 @@ class CGSolver(_Solver):
         rtol,
         max_iter,
         intercept=False,
+        warm_start=False,
         verbose=0,
     ):
         super().__init__(n_outputs, n_columns, separable)
         self.verbose = verbose
+        self.warm_start = warm_start
         if np.any(diagonal <= 0):
             raise ValueError(
                 f"The Hessian has a non-positive diagonal entry (min {diagonal.min():.3g}). {_SINGULAR_REMEDY}"
@@ -332,7 +336,7 @@ class CGSolver(_Solver):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        if 2 * rows.nbytes <= get_config()["working_memory"] * 2**20 // 4:
+        if self.warm_start and 2 * rows.nbytes <= get_config()["working_memory"] * 2**20 // 4:
             self._recycled = (rows.copy(), out)
         return out
 

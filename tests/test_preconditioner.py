@@ -135,7 +135,11 @@ def test_repeated_and_relabelled_queries_start_warm(counts):
     """The last solved systems are the starting point: same queries, or the same points with flipped labels."""
     X, y, Xq, yq = counts
     exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X, y)
-    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    cold_only = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    cold_only.influence(Xq, yq)
+    cold_only.influence(Xq, yq)
+    assert cold_only._solver._recycled is None and cold_only._solver.n_iter_ > 2  # off by default: no memory
+    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg", cg_warm_start=True).fit(X, y)
     first = cg.influence(Xq, yq)
     cold = cg._solver.n_iter_
     for labels in (yq, 1 - yq):
