@@ -92,7 +92,7 @@ def _fit_influence(model, X, y, Xq, yq, solver="auto", **params):
     return inf
 
 
-def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
+def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10, n_jobs=-1):
     rng = np.random.default_rng(0)
     per_row = rng.poisson(density * p, n + m)  # bag-of-words counts: ~density·p distinct words per row
     rows = np.repeat(np.arange(n + m), per_row)
@@ -107,7 +107,7 @@ def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
         model = LogisticRegression(C=0.1, tol=1e-8, max_iter=500).fit(Xt, yt)
         t_model = time.perf_counter() - start
         t_inf, peak_inf, inf = measure(
-            lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg", cg_tol=cg_tol, cg_warm_start=True)
+            lambda: _fit_influence(model, Xt, yt, Xq, yq, solver="cg", cg_tol=cg_tol, cg_warm_start=True, n_jobs=n_jobs)
         )
     counter = {"products": 0}
     product = inf._solver.hessian_product
@@ -128,6 +128,9 @@ def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
     pair = timed(lambda: (Xt @ V.T, Xt.T @ U))
     design = inf._design
     ours = timed(lambda: (design.dot(np.c_[V, np.zeros(m)]), design.tdot(U)))
+    threads, design.n_threads = design.n_threads, 1
+    ours_serial = timed(lambda: (design.dot(np.c_[V, np.zeros(m)]), design.tdot(U)))
+    design.n_threads = threads
     t_floor = (counter["products"] + 1) * pair
     t_self, peak_self, _ = measure(lambda: inf.self_influence(n_probes=100, random_state=0))
     x_mb = (Xt.data.nbytes + Xt.indices.nbytes + Xt.indptr.nbytes) / 2**20
@@ -144,6 +147,8 @@ def sparse_wide(n, p, density=1e-3, m=100, cg_tol=1e-10):
         t_floor=t_floor,
         pair=pair,
         ours=ours,
+        ours_serial=ours_serial,
+        threads=threads,
         peak_inf=peak_inf,
         t_again=t_again,
         again=again,
@@ -158,6 +163,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--only", choices=["dense", "sparse"], help="run one of the two parts")
     parser.add_argument("--cg-tol", type=float, default=1e-10, help="cg_tol of the sparse task")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="n_jobs (threads) of the sparse task")
     args = parser.parse_args()
     n_dense, n_sparse, p_sparse = (20_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 50_000)
     if args.only != "sparse":
@@ -173,14 +179,15 @@ def main():
             )
     if args.only == "dense":
         return
-    r = sparse_wide(n_sparse, p_sparse, cg_tol=args.cg_tol)
+    r = sparse_wide(n_sparse, p_sparse, cg_tol=args.cg_tol, n_jobs=args.n_jobs)
     print(
         f"\nsparse {n_sparse:,} x {p_sparse:,}, binary logistic (model fit {r['t_model']:.1f} s), "
-        f"solver={r['solver']}, cg_tol={args.cg_tol:g}: {r['iterations']} CG iterations; X {r['x_mb']:.0f} MB"
+        f"solver={r['solver']}, cg_tol={args.cg_tol:g}, n_jobs={args.n_jobs}: {r['iterations']} CG iterations; "
+        f"X {r['x_mb']:.0f} MB"
     )
     print(
         f"  one pair of products with 100 vectors (X @ V, X.T @ U): scipy {r['pair']:.2f} s, "
-        f"LinearDesign (blocked) {r['ours']:.2f} s"
+        f"LinearDesign (blocked) {r['ours_serial']:.2f} s, with {r['threads']} threads {r['ours']:.2f} s"
     )
     print(
         f"  fit + influence (100 queries): {r['t_inf']:.2f} s (peak {r['peak_inf']:.0f} MB); "

@@ -39,6 +39,29 @@ def test_sparse_matmul_in_column_blocks_equals_the_dense_product(fmt, dtype, mon
     np.testing.assert_allclose(_design.sparse_matmul(X.T, U), X.toarray().T @ U, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_threaded_sparse_matmul_equals_the_dense_product(fmt, monkeypatch, rng):
+    X = sp.random(60, 30, density=0.2, format=fmt, random_state=1)
+    monkeypatch.setattr(_design, "_THREADED_MIN_WORK", 1)  # thread even this small product
+    for columns in (1, 2, 7, 40):  # fewer columns than threads, one block, many blocks
+        dense = rng.normal(size=(30, columns))
+        np.testing.assert_allclose(_design.sparse_matmul(X, dense, n_threads=3), X.toarray() @ dense, rtol=1e-12)
+    U = rng.normal(size=(60, 11))
+    np.testing.assert_allclose(_design.sparse_matmul(X.T, U, n_threads=2), X.toarray().T @ U, rtol=1e-12)
+
+
+def test_threaded_cg_agrees_with_exact(counts, monkeypatch):
+    X, y, Xq, yq = counts
+    monkeypatch.setattr(_design, "_THREADED_MIN_WORK", 1)
+    exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X.toarray(), y)
+    threaded = InfluenceEstimator(tight_logistic(C=0.1), solver="cg", n_jobs=2).fit(X, y)
+    assert threaded._design.n_threads == 2
+    expected = exact.influence(Xq.toarray(), yq)
+    np.testing.assert_allclose(threaded.influence(Xq, yq), expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="n_jobs must be None or a non-zero integer"):
+        InfluenceEstimator(tight_logistic(), n_jobs=0).fit(X, y)
+
+
 def test_blocked_products_inside_cg_agree_with_exact(counts, monkeypatch):
     X, y, Xq, yq = counts
     exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X, y)
