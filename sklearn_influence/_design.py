@@ -17,20 +17,22 @@ one row of ``V``) or a scatter (``Xᵀ U``: every entry updates one row of the o
 an operand with ``n_features`` rows. With 100 vectors and 50,000 features that operand
 is 40 MB, beyond the caches, and every entry costs a memory round trip; the vectors are
 therefore taken a few at a time (:func:`sparse_matmul`), so that the randomly accessed
-part stays within :data:`SPARSE_CACHE_BYTES`: about 3× faster on 100,000 × 50,000 counts.
+part stays within :data:`SPARSE_CACHE_BYTES`: one product pair with 100 vectors on
+100,000 × 50,000 counts takes 0.68–0.74 s against scipy's 2.0–2.2 s (single thread).
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
 #: Size of the randomly accessed dense operand of one sparse product (a few MB: the L2/L3 caches).
 SPARSE_CACHE_BYTES = 4 * 2**20
-#: Multiply-adds below which a sparse product stays on one thread (starting threads costs ~0.1 ms).
-_THREADED_MIN_WORK = 10**6
+#: Multiply-adds below which a sparse product stays on one thread (a pool costs ~0.4 ms to start).
+_THREADED_MIN_WORK = 10**7
 
 
 class LinearDesign:
@@ -42,15 +44,21 @@ class LinearDesign:
         Feature matrix. Sparse input must be CSR (row slicing) and stays sparse.
     fit_intercept : bool
         Whether a constant column of ones is appended.
-    n_threads : int, default=1
-        Threads for the sparse products (:func:`sparse_matmul`); dense products use BLAS's
-        own threads.
+    n_jobs : int, default=None
+        Threads for the sparse products (:func:`sparse_matmul`), resolved by
+        :func:`joblib.effective_n_jobs` at each product (so a pickled design adapts to the
+        machine it is loaded on); dense products use BLAS's own threads.
     """
 
-    def __init__(self, X, fit_intercept, n_threads=1):
+    def __init__(self, X, fit_intercept, n_jobs=None):
         self.X = X
         self.fit_intercept = fit_intercept
-        self.n_threads = n_threads
+        self.n_jobs = n_jobs
+
+    @property
+    def n_threads(self):
+        """Threads of the next sparse product."""
+        return effective_n_jobs(self.n_jobs)
 
     @property
     def n_samples(self):
@@ -66,7 +74,7 @@ class LinearDesign:
 
     def take(self, rows):
         """Design restricted to ``rows`` (a slice or an integer array)."""
-        return LinearDesign(self.X[rows], self.fit_intercept, self.n_threads)
+        return LinearDesign(self.X[rows], self.fit_intercept, self.n_jobs)
 
     @property
     def dtype(self):
@@ -174,13 +182,14 @@ class LinearDesign:
 
 
 def sparse_matmul(X, dense, n_threads=1):
-    """``X @ dense`` for sparse ``X`` (CSR or CSC) and dense ``dense`` of shape (n, r), r columns at a time.
+    """``X @ dense`` for sparse ``X`` (CSR or CSC) and dense ``dense`` of shape (n, r).
 
     A CSR product gathers rows of ``dense`` (``X.shape[1]`` of them), a CSC product
-    scatters into rows of the output (``X.shape[0]``); columns are taken in blocks whose
-    randomly accessed rows fit in :data:`SPARSE_CACHE_BYTES`. The blocks are independent,
-    so ``n_threads`` threads share them (scipy releases the GIL in sparse products): on
-    2 cores a product with 100 vectors runs about 1.6× faster. Same result as ``X @ dense``.
+    scatters into rows of the output (``X.shape[0]``). When that randomly accessed operand
+    is well beyond :data:`SPARSE_CACHE_BYTES`, the columns of ``dense`` are taken in blocks
+    whose operand fits in it. With ``n_threads`` > 1 (scipy releases the GIL in sparse
+    products) a CSR product splits its rows among the threads, each reading its share of
+    ``X``; a CSC product splits the column blocks. Same result as ``X @ dense``.
 
     Parameters
     ----------
@@ -189,8 +198,7 @@ def sparse_matmul(X, dense, n_threads=1):
     dense : ndarray of shape (n, r)
         Dense right factor.
     n_threads : int, default=1
-        Threads sharing the blocks (used only when the product is large enough to pay for
-        them).
+        Threads (used only when the product is large enough to pay for them).
 
     Returns
     -------
@@ -199,27 +207,36 @@ def sparse_matmul(X, dense, n_threads=1):
     """
     if X.format not in ("csr", "csc"):
         X = X.tocsr()
-    random_rows = X.shape[1] if X.format == "csr" else X.shape[0]
-    step = max(1, SPARSE_CACHE_BYTES // (dense.itemsize * max(random_rows, 1)))
     r = dense.shape[1]
-    n_blocks = -(-r // step)
-    threaded = n_threads > 1 and X.nnz * r >= _THREADED_MIN_WORK
-    if threaded:
-        n_blocks = max(n_blocks, min(n_threads, r))
-    if n_blocks == 1:
-        return np.asarray(X @ dense)
+    threads = min(n_threads, X.shape[0] if X.format == "csr" else r) if X.nnz * r >= _THREADED_MIN_WORK else 1
+    if threads <= 1:
+        return _blocked_product(X, dense)
     out = np.empty((X.shape[0], r), dtype=np.result_type(X.dtype, dense.dtype))
-    edges = np.linspace(0, r, n_blocks + 1).astype(int)
-
-    def multiply_block(b):
-        out[:, edges[b] : edges[b + 1]] = X @ np.ascontiguousarray(dense[:, edges[b] : edges[b + 1]])
-
-    if threaded:
-        with ThreadPoolExecutor(min(n_threads, n_blocks)) as pool:
-            list(pool.map(multiply_block, range(n_blocks)))
+    if X.format == "csr":
+        edges = np.linspace(0, X.shape[0], threads + 1).astype(int)
+        jobs = [(X[a:b], dense, out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
     else:
-        for b in range(n_blocks):
-            multiply_block(b)
+        edges = np.linspace(0, r, threads + 1).astype(int)
+        jobs = [(X, dense[:, a:b], out[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda job: _blocked_product(*job), jobs))
+    return out
+
+
+def _blocked_product(X, dense, out=None):
+    """``X @ dense`` (into ``out`` if given), in column blocks when the random operand exceeds the caches."""
+    random_rows = X.shape[1] if X.format == "csr" else X.shape[0]
+    r = dense.shape[1]
+    if dense.itemsize * random_rows * r <= 4 * SPARSE_CACHE_BYTES:
+        if out is None:
+            return np.asarray(X @ dense)
+        out[...] = X @ dense
+        return out
+    if out is None:
+        out = np.empty((X.shape[0], r), dtype=np.result_type(X.dtype, dense.dtype))
+    step = max(1, SPARSE_CACHE_BYTES // (dense.itemsize * max(random_rows, 1)))
+    for start in range(0, r, step):
+        out[:, start : start + step] = X @ np.ascontiguousarray(dense[:, start : start + step])
     return out
 
 

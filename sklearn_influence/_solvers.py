@@ -161,9 +161,9 @@ class CGSolver(_Solver):
 
     the combination whose residual would be smallest if ``X_old`` were exact: ``b`` itself
     when it was solved before, ``s·x`` for a multiple ``s·b`` (the same query points with
-    other labels), and an initial residual never larger than ``||b||`` (up to the old
-    tolerance) otherwise. The residual ``b − H x_0`` is then computed afresh (one Hessian
-    product), so the tolerance is met exactly as from a cold start: the memory only
+    other labels). The residual ``b − H x_0`` is then computed afresh (one Hessian product;
+    a guess whose residual exceeds ``||b||`` is dropped for zero), so the tolerance is met
+    exactly as from a cold start and the start is never worse than zero: the memory only
     changes where CG starts, never what it converges to. Asking about the same queries
     again (``influence``, then ``leave_one_out`` or ``top_influences``) costs one Hessian
     product instead of a full solve. The memory is not pickled.
@@ -276,8 +276,8 @@ class CGSolver(_Solver):
         B : ndarray of shape (r, n_outputs, n_columns)
             Right-hand sides.
         x0 : ndarray of shape (r, n_outputs, n_columns), default=None
-            Initial guess; ``None`` starts from the projection onto the last solved systems
-            (zero when there are none).
+            Initial guess; ``None`` starts from zero, or, with ``warm_start=True``, from the
+            projection onto the last solved systems (zero when there are none).
 
         Returns
         -------
@@ -353,6 +353,8 @@ class CGSolver(_Solver):
         else:
             solution = np.array(x0, dtype=float)
             residual = rhs - self._product(solution)
+            worse = np.linalg.norm(residual, axis=1) > np.linalg.norm(rhs, axis=1)
+            solution[worse], residual[worse] = 0.0, rhs[worse]  # a guess worse than zero is dropped
         preconditioned = self.precondition(residual)
         direction = preconditioned.copy()
         rz = np.einsum("ij,ij->i", residual, preconditioned)
@@ -366,9 +368,10 @@ class CGSolver(_Solver):
             hp = self._product(p)
             curvature = np.einsum("ij,ij->i", p, hp)
             if np.any(curvature <= self.curvature_floor * np.einsum("ij,ij->i", p, p)):
+                worst = float(np.min(curvature / np.einsum("ij,ij->i", p, p)))
                 raise ValueError(
-                    "Conjugate gradients met a direction of (numerically) zero or negative curvature: the "
-                    f"Hessian is singular or not positive definite. {_SINGULAR_REMEDY}"
+                    f"Conjugate gradients met a direction of (numerically) zero or negative curvature "
+                    f"(pᵀHp / pᵀp = {worst:.3g}): the Hessian is singular or not positive definite. {_SINGULAR_REMEDY}"
                 )
             alpha = rz[idx] / curvature
             solution[idx] += alpha[:, None] * p

@@ -43,11 +43,20 @@ def test_sparse_matmul_in_column_blocks_equals_the_dense_product(fmt, dtype, mon
 def test_threaded_sparse_matmul_equals_the_dense_product(fmt, monkeypatch, rng):
     X = sp.random(60, 30, density=0.2, format=fmt, random_state=1)
     monkeypatch.setattr(_design, "_THREADED_MIN_WORK", 1)  # thread even this small product
+    pools = []
+
+    class CountingPool(_design.ThreadPoolExecutor):
+        def __init__(self, workers):
+            pools.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(_design, "ThreadPoolExecutor", CountingPool)
     for columns in (1, 2, 7, 40):  # fewer columns than threads, one block, many blocks
         dense = rng.normal(size=(30, columns))
         np.testing.assert_allclose(_design.sparse_matmul(X, dense, n_threads=3), X.toarray() @ dense, rtol=1e-12)
     U = rng.normal(size=(60, 11))
     np.testing.assert_allclose(_design.sparse_matmul(X.T, U, n_threads=2), X.toarray().T @ U, rtol=1e-12)
+    assert pools and max(pools) >= 2  # the threads were really used
 
 
 def test_threaded_cg_agrees_with_exact(counts, monkeypatch):
@@ -177,3 +186,38 @@ def test_repeated_and_relabelled_queries_start_warm(counts):
     restored = pickle.loads(pickle.dumps(cg))
     assert restored._solver._recycled is None and cg._solver._recycled is not None
     np.testing.assert_allclose(restored.influence(Xq, yq), first, rtol=1e-7, atol=1e-9 * np.abs(first).max())
+
+
+def test_without_warm_start_repeated_calls_are_identical(counts):
+    X, y, Xq, yq = counts
+    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, y)
+    assert np.array_equal(cg.influence(Xq, yq), cg.influence(Xq, yq))
+
+
+def test_warm_start_from_a_combination_of_earlier_systems(counts):
+    """b = 2 b₁ − 3 b₂ for earlier systems b₁, b₂: the guess is nearly exact; a bad guess is dropped."""
+    X, y, Xq, yq = counts
+    cg = InfluenceEstimator(tight_logistic(C=0.1), solver="cg", cg_warm_start=True).fit(X, y)
+    H = _explicit_hessian(cg)
+    B = cg._gradients(*_query(cg, Xq[:2], yq[:2]))
+    cg._solver.solve(B)
+    combined = 2 * B[:1] - 3 * B[1:2]
+    solution = cg._solver.solve(combined)
+    assert cg._solver.n_iter_ <= 3
+    np.testing.assert_allclose(solution[0, 0], np.linalg.solve(H, combined[0, 0]), rtol=1e-7)
+    # a guess worse than zero (residual above ||b||) is replaced by zero: still the exact answer
+    bad_guess = 1e3 * np.ones_like(combined)
+    np.testing.assert_allclose(
+        cg._solver.solve(combined, x0=bad_guess)[0, 0], np.linalg.solve(H, combined[0, 0]), rtol=1e-7
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Line search of Newton solver")  # scikit-learn's own fit in float32
+def test_float32_sparse_cg_agrees_with_float64_exact(counts):
+    X, y, Xq, yq = counts
+    exact = InfluenceEstimator(tight_logistic(C=0.1), solver="exact").fit(X, y)
+    cg32 = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X.astype(np.float32), y)
+    result = cg32.influence(Xq.astype(np.float32), yq)
+    assert result.dtype == np.float32 and cg32._design.X.dtype == np.float32
+    expected = exact.influence(Xq, yq)
+    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
