@@ -11,11 +11,13 @@ Each task is shown next to the bare BLAS / sparse work it needs, measured in the
   against (CG iterations + 1) × scipy's ``X @ V`` + ``X.T @ U`` with 100 vectors (the
   iterations are those of the first, cold solve of the 100 queries); ``influence`` again on
   the same queries (``cg_warm_start=True``); stochastic ``self_influence(n_probes=100)``;
-  with ``--quick``, CG's error against the exact solver, cold and warm.
+  CG's error against the exact solver, cold and warm, when p ≤ 12,000 (``--quick``, or
+  ``--sparse-size 20000 10000``).
 
 Peak memory is tracemalloc's peak of numpy allocations during the task (the results
 included), next to the size of X. Usage:
-``python benchmarks/bench_scale.py [--quick] [--only {dense,sparse}] [--cg-tol T] [--n-jobs J]``.
+``python benchmarks/bench_scale.py [--quick] [--only {dense,sparse}] [--cg-tol T] [--n-jobs J]
+[--sparse-size N P]``.
 """
 
 import argparse
@@ -161,8 +163,13 @@ def main():
     parser.add_argument("--only", choices=["dense", "sparse"], help="run one of the two parts")
     parser.add_argument("--cg-tol", type=float, default=1e-10, help="cg_tol of the sparse task")
     parser.add_argument("--n-jobs", type=int, default=-1, help="n_jobs (threads) of the sparse task")
+    parser.add_argument(
+        "--sparse-size", type=int, nargs=2, metavar=("N", "P"), help="rows and features of the sparse task"
+    )
     args = parser.parse_args()
     n_dense, n_sparse, p_sparse = (20_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 50_000)
+    if args.sparse_size:
+        n_sparse, p_sparse = args.sparse_size
     if args.only != "sparse":
         print("dense tasks: seconds (peak MB)")
         header = ["task".rjust(28), "X MB".rjust(7), "fit+influence".rjust(14), "floor".rjust(7)]

@@ -31,8 +31,9 @@ from sklearn.utils import gen_batches
 
 #: Size of the randomly accessed dense operand of one sparse product (a few MB: the L2/L3 caches).
 SPARSE_CACHE_BYTES = 4 * 2**20
-#: Multiply-adds below which a sparse product stays on one thread (a pool costs ~0.4 ms to start).
-_THREADED_MIN_WORK = 10**7
+#: Multiply-adds below which a sparse product stays on one thread: below ~0.1 s of work, starting a
+#: pool and slicing X cost more than the second core gains (measured on 20,000 × 10,000 counts).
+_THREADED_MIN_WORK = 10**8
 
 
 class LinearDesign:

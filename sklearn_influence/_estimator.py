@@ -136,7 +136,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         ``solver="lissa"``: seed of the row draws.
     n_jobs : int, default=None
         Threads for the products of sparse ``X`` with blocks of vectors (the hot path of
-        ``solver="cg"`` on sparse data: 1.4–1.6× faster on 2 cores). ``None`` means 1
+        ``solver="cg"`` on sparse data: 1.3–1.6× faster on 2 cores). ``None`` means 1
         unless in a :func:`joblib.parallel_config` context; ``-1`` means all processors.
         Dense products use BLAS's own threads.
     verbose : int, default=0
