@@ -37,11 +37,18 @@ class _Solver:
 
     def solve(self, B):
         """``H⁻¹ B`` for ``B`` of shape (r, n_outputs, n_columns)."""
+        return self._solve_rows(self._flat(B)).reshape(B.shape)
+
+    def _flat(self, B):
+        """Right-hand sides as rows of the operator's dimension (``H₀``'s when separable)."""
         if self.separable:
-            flat = B.reshape(-1, self.n_columns)
-        else:
-            flat = B.reshape(B.shape[0], self.n_outputs * self.n_columns)
-        return self._solve_rows(flat).reshape(B.shape)
+            return B.reshape(-1, self.n_columns)
+        return B.reshape(B.shape[0], self.n_outputs * self.n_columns)
+
+    @property
+    def _operator_shape(self):
+        """Shape (-1, outputs, columns) of the blocks the Hessian product takes."""
+        return (-1, 1, self.n_columns) if self.separable else (-1, self.n_outputs, self.n_columns)
 
     def solve_output_units(self, dense):
         """``H⁻¹ (e_l ⊗ x̃_j)`` for every row ``x̃_j`` of ``dense`` and every output ``l``.
@@ -289,11 +296,6 @@ class CGSolver(_Solver):
         flat = self._flat(B)
         return self._solve_rows(flat, self._flat(np.asarray(x0, dtype=float)).reshape(flat.shape)).reshape(B.shape)
 
-    def _flat(self, B):
-        if self.separable:
-            return B.reshape(-1, self.n_columns)
-        return B.reshape(B.shape[0], self.n_outputs * self.n_columns)
-
     def _block_size(self):
         per_system = 8 * (
             2 * self.n_samples * (1 if self.separable else self.n_outputs) + 6 * self.inverse_diagonal.size
@@ -341,7 +343,7 @@ class CGSolver(_Solver):
         return out
 
     def _product(self, rows):
-        shape = (-1, 1, self.n_columns) if self.separable else (-1, self.n_outputs, self.n_columns)
+        shape = self._operator_shape
         self.n_iter_ += 1
         return self.hessian_product(rows.reshape(shape)).reshape(rows.shape)
 
@@ -434,7 +436,7 @@ class LissaSolver(_Solver):
         )
 
     def _solve_rows(self, rows):
-        shape = (-1, 1, self.n_columns) if self.separable else (-1, self.n_outputs, self.n_columns)
+        shape = self._operator_shape
         rng = check_random_state(self.random_state)
         n, factor = self.n_samples, self.n_samples / self.batch_size
         total = np.zeros_like(rows)
