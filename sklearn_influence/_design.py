@@ -111,11 +111,8 @@ class LinearDesign:
         p = self.n_features
         coef = V[:, :p].astype(self.dtype, copy=False)
         if sp.issparse(self.X):
-            product = sparse_matmul(self.X, coef.T, self.n_threads).T
-            if out is None:
-                out = product
-            else:
-                out[...] = product
+            # written through the transposed view of out: no second result-sized array
+            out = sparse_matmul(self.X, coef.T, self.n_threads, None if out is None else out.T).T
         else:
             out = np.matmul(coef, self.X.T, out=out)
         if self.fit_intercept:
@@ -182,7 +179,7 @@ class LinearDesign:
         return np.asarray(X, dtype=float)
 
 
-def sparse_matmul(X, dense, n_threads=1):
+def sparse_matmul(X, dense, n_threads=1, out=None):
     """``X @ dense`` for sparse ``X`` (CSR or CSC) and dense ``dense`` of shape (n, r).
 
     A CSR product gathers rows of ``dense`` (``X.shape[1]`` of them), a CSC product
@@ -200,6 +197,8 @@ def sparse_matmul(X, dense, n_threads=1):
         Dense right factor.
     n_threads : int, default=1
         Threads (used only when the product is large enough to pay for them).
+    out : ndarray of shape (m, r), default=None
+        Where to write the product (any memory layout); a new array when ``None``.
 
     Returns
     -------
@@ -211,8 +210,9 @@ def sparse_matmul(X, dense, n_threads=1):
     r = dense.shape[1]
     threads = min(n_threads, X.shape[0] if X.format == "csr" else r) if X.nnz * r >= _THREADED_MIN_WORK else 1
     if threads <= 1:
-        return _blocked_product(X, dense)
-    out = np.empty((X.shape[0], r), dtype=np.result_type(X.dtype, dense.dtype))
+        return _blocked_product(X, dense, out)
+    if out is None:
+        out = np.empty((X.shape[0], r), dtype=np.result_type(X.dtype, dense.dtype))
     if X.format == "csr":
         edges = np.linspace(0, X.shape[0], threads + 1).astype(int)
         jobs = [(X[a:b], dense, out[a:b]) for a, b in zip(edges[:-1], edges[1:])]

@@ -57,6 +57,11 @@ def test_threaded_sparse_matmul_equals_the_dense_product(fmt, monkeypatch, rng):
     U = rng.normal(size=(60, 11))
     np.testing.assert_allclose(_design.sparse_matmul(X.T, U, n_threads=2), X.toarray().T @ U, rtol=1e-12)
     assert pools and max(pools) >= 2  # the threads were really used
+    dense = rng.normal(size=(30, 11))
+    target = np.empty((11, 60)).T  # a Fortran-ordered output, as dot_transposed passes it
+    result = _design.sparse_matmul(X, dense, n_threads=2, out=target)
+    assert result is target
+    np.testing.assert_allclose(target, X.toarray() @ dense, rtol=1e-12)
 
 
 def test_threaded_cg_agrees_with_exact(counts, monkeypatch):
