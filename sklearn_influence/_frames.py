@@ -60,15 +60,28 @@ class FramesMixin:
             raise ValueError(f"layout must be 'wide' or 'long'; got layout={layout!r}.")
         labels = self._training_labels()[self._training_rows(indices)]
         result = np.asarray(result)
+        if result.ndim not in (1, 2) or result.shape[-1] != len(labels):
+            raise ValueError(
+                f"result must have shape (n_queries, {len(labels)}) or ({len(labels)},) for the selected training "
+                f"rows; got shape {result.shape} (perturbation_influence: label one query's rows with result[j])."
+            )
         if result.ndim == 1:
-            series = pd.Series(result, index=labels, name="value")
-            return series.rename_axis("train").reset_index() if layout == "long" else series
+            if layout == "long":
+                return pd.DataFrame({"train": labels, "value": result})
+            return pd.Series(result, index=labels, name="value")
         queries = getattr(X_query, "index", None) if X_query is not None else None
-        frame = pd.DataFrame(result, index=queries, columns=labels)
+        if queries is None:
+            queries = pd.RangeIndex(result.shape[0])
         if layout == "wide":
-            return frame
-        frame = frame.rename_axis(index="query", columns="train")
-        return frame.stack().rename("value").reset_index()
+            return pd.DataFrame(result, index=queries, columns=labels)
+        # built directly (not with stack, whose NaN handling differs across pandas versions)
+        return pd.DataFrame(
+            {
+                "query": np.repeat(np.asarray(queries, dtype=object), len(labels)),
+                "train": np.tile(np.asarray(labels, dtype=object), len(queries)),
+                "value": result.ravel(),
+            }
+        )
 
     def summary_frame(self, X_query=None, y_query=None):
         """One row per training row: what each diagnostic says about it.

@@ -77,6 +77,14 @@ def test_summary_frame_and_labelled_results(regression_data):
     assert inf.to_frame(inf.self_influence(), layout="long")["train"].tolist() == names
     with pytest.raises(ValueError, match="layout must be"):
         inf.to_frame(inf.self_influence(), layout="tidy")
+    with pytest.raises(ValueError, match="result must have shape"):
+        inf.to_frame(inf.perturbation_influence(query, Yq[:, 0], indices=[3, 7]), query, indices=[3, 7])
+    # by hand: row (query j, train i) of the long frame holds influence[j, i], NaN kept
+    values = np.array([[1.0, np.nan], [3.0, 4.0]])
+    long_by_hand = inf.to_frame(values, query.iloc[:2], indices=[3, 7], layout="long")
+    assert long_by_hand["query"].tolist() == ["query_0", "query_0", "query_1", "query_1"]
+    assert long_by_hand["train"].tolist() == ["patient_3", "patient_7", "patient_3", "patient_7"]
+    np.testing.assert_array_equal(long_by_hand["value"], [1.0, np.nan, 3.0, 4.0])
     plain = InfluenceEstimator(Ridge(alpha=0.5)).fit(X, Y[:, 0])
     assert list(plain.summary_frame().index) == list(range(len(X)))
 
