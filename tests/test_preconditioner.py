@@ -226,3 +226,31 @@ def test_float32_sparse_cg_agrees_with_float64_exact(counts):
     assert result.dtype == np.float32 and cg32._design.X.dtype == np.float32
     expected = exact.influence(Xq, yq)
     np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("kind", ["multinomial", "two-output ridge"])
+def test_preconditioner_blocks_of_several_outputs(kind, counts):
+    """Each output's intercept is eliminated within its own block: M matches H there, and is SPD."""
+    X, y, _, _ = counts
+    if kind == "multinomial":
+        labels = (np.asarray(X[:, :3].sum(axis=1)).ravel() + np.arange(X.shape[0])) % 3
+        inf = InfluenceEstimator(tight_logistic(C=0.1), solver="cg").fit(X, labels)
+    else:
+        targets = np.c_[np.asarray(X.sum(axis=1)).ravel(), y]
+        inf = InfluenceEstimator(Ridge(alpha=1.0), solver="cg").fit(X.toarray(), targets)  # exact ridge fit
+    solver = inf._solver
+    k_out = 1 if solver.separable else solver.n_outputs
+    d, c = k_out * solver.n_columns, solver.n_columns
+    # H column by column from the Hessian-vector product (itself tested against finite differences)
+    H = solver.hessian_product(np.eye(d).reshape(d, k_out, c)).reshape(d, d)
+    M = np.linalg.inv(solver.precondition(np.eye(d)))
+    np.testing.assert_allclose(np.diag(M), np.diag(H), rtol=1e-8)
+    for k in range(k_out):
+        block = slice(k * c, (k + 1) * c)
+        intercept = (k + 1) * c - 1
+        np.testing.assert_allclose(M[intercept, block], H[intercept, block], rtol=1e-8, atol=1e-10 * np.abs(H).max())
+    assert np.allclose(M, M.T) and np.linalg.eigvalsh(M).min() > 0
+    jacobi = 1 / np.sqrt(np.diag(H))
+    plain = np.linalg.cond(H * np.outer(jacobi, jacobi))
+    whitened = np.linalg.cholesky(np.linalg.inv(M))
+    assert np.linalg.cond(whitened.T @ H @ whitened) < plain  # better conditioned than plain Jacobi
