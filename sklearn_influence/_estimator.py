@@ -294,6 +294,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
             Fitted estimator.
         """
         self._check_params()
+        self._forget_fit()
         self.estimator_ = clone(self.estimator)
         if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
             if isinstance(self.estimator_, Pipeline) and not get_config()["enable_metadata_routing"]:
@@ -350,6 +351,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
             )
         self._solve_penalty_share(objective)
         return self
+
+    def _forget_fit(self):
+        """Delete every fitted attribute of an earlier fit (a DataFrame's ``feature_names_in_``, ...)."""
+        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("__")]:
+            delattr(self, name)
 
     def _solve_penalty_share(self, objective):
         """``H⁻¹ ∂(½||θ||²_mask)/∂θ`` once, when the estimator's penalty scales with the data."""
