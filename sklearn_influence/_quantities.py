@@ -97,6 +97,23 @@ class InfluenceQuantitiesMixin:
         """``H⁻¹ g_j`` for every query, shape (n_queries, n_outputs, n_columns)."""
         return self._solver.solve(self._gradients(query.design, query.residuals))
 
+    def _unit_shares(self, rows):
+        """``κ_i``: row ``i``'s share of a data-scaled penalty per unit of its weight, or None.
+
+        A row carries ``c_i`` of the penalty strength (GLMs: ``α s_i`` of ``α·Σs``; SGD: ``α``
+        of ``α·n``); per unit of weight that is ``κ_i = c_i / s_i`` (``α`` for GLMs, ``α/s_i``
+        for SGD), and 0 for a row of weight 0, whose share (SGD only) is not proportional to
+        its weight.
+        """
+        if self._penalty_shares is None:
+            return None
+        s, c = self._weights[rows], self._penalty_shares[rows]
+        return np.divide(c, s, out=np.zeros(c.shape), where=s > 0)
+
+    def _share_pull(self, query):
+        """``g_jᵀ H⁻¹ q`` for every query, with ``q = ∂(½||θ||²_mask)/∂θ``: shape (n_queries,)."""
+        return np.einsum("mk,mk->m", query.residuals, query.design.dot(self._share_solution))
+
     def _newton_coefficients(self, rows):
         """``c_i = s_i (I − s_i A_i M_i)⁻¹ r_i``: the Woodbury form of the Newton step.
 
@@ -170,7 +187,14 @@ class InfluenceQuantitiesMixin:
 
         ``H/n`` is the Hessian of the mean objective. **Positive**: up-weighting training
         row ``i`` *raises* the loss at query ``j`` (row ``i`` is harmful to ``j``).
-        ``influence / n`` is the derivative of the query loss with respect to ``s_i``.
+        ``influence / n`` is the derivative of the query loss with respect to ``s_i``, and
+        ``−(s_i/n)·influence`` is ``leave_one_out(method="influence")``.
+
+        When the penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``), up-weighting
+        a row also strengthens the penalty by its share per unit of weight ``κ_i`` (``α``
+        for GLMs; ``α/s_i`` for SGD, whose rows carry ``α`` each whatever their weight), and
+        ``g_i`` above is ``g_i + κ_i q`` with ``q = ∂(½||θ||²_mask)/∂θ``. For SGD rows of
+        weight 0, ``κ_i = 0``: their share leaves with them in :meth:`leave_one_out` only.
 
         Parameters
         ----------
@@ -205,6 +229,10 @@ class InfluenceQuantitiesMixin:
         n_queries = solved.shape[0]
         direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
         temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
+        unit_shares = self._unit_shares(rows)
+        if unit_shares is not None:  # −n κ_i g_jᵀ H⁻¹ q: one more block-sized temporary
+            share_pull = -self._design.n_samples * self._share_pull(query)
+            temporaries += n_queries
         for chunk, chunk_rows in self._chunks(rows, temporaries):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
             target = out[:, chunk] if out is not None else np.empty((n_queries, design.n_samples), design.dtype)
@@ -214,6 +242,8 @@ class InfluenceQuantitiesMixin:
             else:
                 products = design.dot_transposed(flat).reshape(n_queries, k_out, -1)
                 target[...] = np.einsum("mki,ik->mi", products, residuals)
+            if unit_shares is not None:
+                target += np.multiply.outer(share_pull, unit_shares[chunk]).astype(target.dtype, copy=False)
             yield chunk, target
 
     def top_influences(self, X, y, *, k=10, indices=None):
@@ -278,14 +308,18 @@ class InfluenceQuantitiesMixin:
         return Bunch(**result)
 
     def self_influence(self, *, indices=None, n_probes=None, random_state=None):
-        """Self-influence ``n · g_iᵀ H⁻¹ g_i = −I_up,loss(z_i, z_i)`` of each training row.
+        """Self-influence ``n · g_iᵀ H⁻¹ g_i`` (``−I_up,loss(z_i, z_i)`` without a penalty share) of each row.
 
         .. math::
             \\mathrm{SI}_i = n \\, g_i^\top H^{-1} g_i \\;\\geq 0
 
         Non-negative for convex models. Large values mark rows the others explain badly
-        (mislabel candidates). Exactly (``n_probes=None``) it needs the quadratic forms
-        ``x̃_iᵀ H⁻¹ x̃_i``: ``O(n p²)`` with the exact solver, one solve per row with CG.
+        (mislabel candidates). It is the quadratic form of the row's data gradient only: a
+        data-scaled penalty's share (GLMs, SGD) is a shrinkage every row exerts alike, not a
+        sign of a badly explained row, and would break the sign; there ``−influence(z_i, z_i)``
+        differs from it by ``n κ_i g_iᵀ H⁻¹ q`` (see :meth:`influence`). Exactly
+        (``n_probes=None``) it needs the quadratic forms ``x̃_iᵀ H⁻¹ x̃_i``: ``O(n p²)`` with
+        the exact solver, one solve per row with CG.
 
         With ``n_probes=k`` it is estimated from ``k`` solves in all (single-output linear
         models): draw ``z_j ~ N(0, H)`` exactly, as ``H = X̃ᵀ diag(c) X̃ + diag(λ)`` gives
@@ -353,7 +387,10 @@ class InfluenceQuantitiesMixin:
         .. math::
             \\mathcal{I}_{\\mathrm{up,params}}(z_i) = -n \\, H^{-1} g_i
 
-        ``influence_params / n`` is ``dθ̂/ds_i``. Columns follow ``params_``.
+        ``influence_params / n`` is ``dθ̂/ds_i``, including the row's share ``κ_i`` of a
+        data-scaled penalty per unit of weight (``g_i + κ_i q``, as in :meth:`influence`), so
+        that ``influence = g_jᵀ · influence_params`` and ``−(s_i/n)·influence_params`` is
+        ``leave_one_out_params(method="influence")``. Columns follow ``params_``.
 
         Parameters
         ----------
@@ -366,6 +403,9 @@ class InfluenceQuantitiesMixin:
         """
         rows = self._training_rows(indices)
         steps = self._parameter_steps(rows, self._residuals.__getitem__)
+        unit_shares = self._unit_shares(rows)
+        if unit_shares is not None:
+            steps += np.multiply.outer(unit_shares, self._objective.to_public(self._share_solution[None])[0])
         return -self._design.n_samples * steps
 
     def leave_one_out(self, X, y, *, method="influence", indices=None):
@@ -405,10 +445,12 @@ class InfluenceQuantitiesMixin:
         rows = self._training_rows(indices)
         if method == "influence":
             out = self.influence(X, y, indices=rows) * (-self._weights[rows] / self._design.n_samples)
-            if self._penalty_shares is not None:
-                query = self._query(X, y)
-                pulled = np.einsum("mk,mk->m", query.residuals, query.design.dot(self._share_solution))
-                out += pulled[:, None] * self._penalty_shares[rows][None, :]
+            unmatched = None if self._penalty_shares is None else (self._weights[rows] == 0)
+            if unmatched is not None and np.any(unmatched & (self._penalty_shares[rows] != 0)):
+                # an SGD row of weight 0 still carries its share α, which influence (per unit of weight) omits
+                out[:, unmatched] += np.multiply.outer(
+                    self._share_pull(self._query(X, y)), self._penalty_shares[rows][unmatched]
+                )
             return out
         query = self._query(X, y)
         objective = self._objective
@@ -485,8 +527,10 @@ class InfluenceQuantitiesMixin:
             \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)
                 = -n \\, g_j^\\top H^{-1} \\nabla_x \\nabla_θ \\ell(z_i, \\hat θ)
 
-        Entry ``[j, i, c]`` divided by ``n`` is the derivative of the loss at query ``j``
-        with respect to feature ``c`` of training row ``i`` (unit weight), after refitting.
+        Entry ``[j, i, c]`` times ``s_i/n`` is the derivative of the loss at query ``j``
+        with respect to feature ``c`` of training row ``i``, after refitting (the entry is
+        per unit of the row's weight; a data-scaled penalty's share does not depend on the
+        features and adds nothing).
         **Positive**: increasing that feature raises the query loss. Features are those
         the final model sees (after a pipeline's fixed transformers).
 
