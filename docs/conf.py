@@ -7,15 +7,25 @@ renders its output and figures; a failing example fails the build.
 import pathlib
 import sys
 
+import sklearn_influence
+
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # for _gallery
 
 project = "sklearn_influence"
+author = "the sklearn_influence developers"
+copyright = f"2026, {author}"  # the footer reads "© <copyright>"
+version = release = sklearn_influence.__version__
+html_title = f"{project} {release}"  # browser tabs and the page header
+html_short_title = project  # the sidebar's link back home
 extensions = ["myst_parser", "sphinx.ext.autodoc", "numpydoc", "sphinx.ext.mathjax", "sphinx_gallery.gen_gallery"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["dollarmath"]
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+html_theme_options = {
+    "sidebar_width": "250px",  # room for "sklearn_influence" in the sidebar's heading on one line
+}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
