@@ -24,8 +24,11 @@ numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_theme_options = {
+    "page_width": "1240px",  # alabaster's 940 px left ~660 px for gallery code and printed tables
+    "body_max_width": "none",
     "sidebar_width": "250px",  # room for "sklearn_influence" in the sidebar's heading on one line
 }
+html_static_path = ["_static"]  # custom.css: code and output blocks (see there)
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
