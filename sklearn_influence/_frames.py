@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._labels import parameter_names
+
 
 def _pandas():
     try:
@@ -13,11 +15,30 @@ def _pandas():
 
 
 class FramesMixin:
-    """``to_frame`` and ``summary_frame`` for :class:`InfluenceEstimator`."""
+    """``param_names_``, ``to_frame`` and ``summary_frame`` for :class:`InfluenceEstimator`."""
 
     def _training_labels(self):
         labels = self.training_index_
         return _pandas().RangeIndex(self._design.n_samples) if labels is None else labels
+
+    @property
+    def param_names_(self):
+        """Names of the parameters, in the layout of ``params_`` and of ``*_params`` columns.
+
+        The final model's input features (a pipeline prefix's ``get_feature_names_out()``,
+        else the model's ``feature_names_in_``, else ``x0, x1, …``), named ``feature`` for a
+        single-output model and ``feature[output]`` for several outputs (``output`` is the
+        class label when there is one coefficient row per class, as for multinomial
+        logistic regression, else the output's position), followed by ``intercept`` (or
+        ``intercept[output]``); ``HuberRegressor`` adds ``scale``. MLPs: ``coefs_l[i, j]``
+        then ``intercepts_l[j]``; ``AutogradModel``: ``params_[i]``.
+        ``pd.Series(inf.params_, index=inf.param_names_)`` labels the fitted parameters.
+        """
+        from ._estimator import _unwrap
+
+        check_is_fitted(self)
+        prefix, model = _unwrap(self.estimator_)
+        return np.asarray(parameter_names(prefix, model, self.params_.size), dtype=object)
 
     def to_frame(self, result, X_query=None, *, indices=None, layout="wide"):
         """Label a result with the training rows' labels (and the query rows' labels).
