@@ -12,6 +12,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ._labels import labelled_ranking
 from ._progress import progress
 
 _RANKINGS = ("self_influence", "training_loss")
@@ -34,6 +35,7 @@ def _record(history, state, predicted_loss, predicted_margin, max_abs_change, ac
         history[key].append(value)
 
 
+@labelled_ranking
 def rank_mislabel_candidates(influence_estimator, *, by="self_influence"):
     """Order the training rows for a person to check their labels, most suspicious first.
 

@@ -305,7 +305,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
-        self.training_index_ = getattr(X, "index", None)
+        self.training_index_ = X.index if hasattr(X, "columns") and hasattr(X, "index") else None  # not list.index
 
         prefix, model = _unwrap(self.estimator_)
         Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))

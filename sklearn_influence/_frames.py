@@ -1,25 +1,133 @@
-"""Results labelled with the user's own rows: pandas DataFrames and a per-row summary table."""
+"""Labelled results: ``set_output``, selection by label, ``to_frame`` and ``summary_frame``.
+
+The labels themselves are defined once, in ``_labels``.
+"""
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._labels import parameter_names
-
-
-def _pandas():
-    try:
-        import pandas
-    except ImportError:  # pragma: no cover - pandas is in the test extras
-        raise ImportError("Labelled results need pandas: pip install pandas.") from None
-    return pandas
+from ._labels import (
+    check_transform,
+    pandas,
+    parameter_names,
+    plain_output,
+    query_labels,
+    training_labels,
+    training_positions,
+)
 
 
 class FramesMixin:
-    """``param_names_``, ``to_frame`` and ``summary_frame`` for :class:`InfluenceEstimator`."""
+    """Labelled output for :class:`InfluenceEstimator`: ``set_output``, ``training_positions``,
+    ``param_names_``, ``to_frame`` and ``summary_frame``."""
 
-    def _training_labels(self):
-        labels = self.training_index_
-        return _pandas().RangeIndex(self._design.n_samples) if labels is None else labels
+    def set_output(self, *, transform=None):
+        """Switch labelled (pandas) results on or off, as scikit-learn's ``set_output`` does.
+
+        With ``transform="pandas"`` (or, when this estimator has not been configured,
+        scikit-learn's global ``set_config(transform_output="pandas")``) the query methods
+        return pandas objects labelled with the rows' own labels:
+
+        - ``influence``, ``leave_one_out``: DataFrame, index the queries' labels (the query
+          DataFrame's index, else positions), columns the training rows' labels
+          (``training_index_``, else positions);
+        - ``self_influence``: Series indexed by the training labels;
+        - ``influence_params``, ``leave_one_out_params``: DataFrame, index the training
+          labels, columns :attr:`param_names_`;
+        - ``top_influences``: the Bunch of position and value arrays gains
+          ``harmful_labels`` and ``helpful_labels``, DataFrames of training labels indexed
+          by the queries' labels (columns: rank);
+        - :func:`rank_mislabel_candidates`: a Series of positions indexed by the training
+          labels in ranking order.
+
+        ``perturbation_influence`` (three axes) and ``loss`` stay arrays. The ``indices``
+        arguments stay **positions** in every mode; select rows by label with
+        :meth:`training_positions`.
+
+        As in scikit-learn, the estimator's own setting wins over the global one, and
+        ``clone`` keeps it. ``Pipeline.set_output`` configures only the steps that
+        transform, so inside an outer pipeline it makes the transformers pass DataFrames
+        (whose index reaches this estimator as its training and query labels), while this
+        estimator is switched on by its own ``set_output`` or by the global setting.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas"}, default=None
+            ``"pandas"``: labelled results; ``"default"``: numpy arrays; ``None``: leave the
+            setting unchanged. (``"polars"`` is not supported: an error.)
+
+        Returns
+        -------
+        self : InfluenceEstimator
+            This estimator.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn_influence import InfluenceEstimator
+        >>> X = pd.DataFrame({"dose": [1.0, 2.0, 3.0, 4.0]}, index=["ann", "bob", "cy", "dee"])
+        >>> inf = InfluenceEstimator(Ridge(alpha=1.0)).set_output(transform="pandas")
+        >>> inf = inf.fit(X, [1.0, 2.0, 2.5, 4.5])
+        >>> inf.self_influence().index.tolist()
+        ['ann', 'bob', 'cy', 'dee']
+        >>> inf.influence_params().columns.tolist()
+        ['dose', 'intercept']
+        """
+        if transform is None:
+            return self
+        if check_transform(transform) == "pandas":
+            pandas()
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def training_positions(self, labels):
+        """Positions of the training rows with the given labels, for ``indices=``.
+
+        Every ``indices`` argument is a **position** (``0 … n_train-1``), never a label, so
+        that a DataFrame indexed by integers (``10, 11, …``) cannot be misread. To select
+        rows by their labels, map them here first::
+
+            inf.influence(X_query, y_query, indices=inf.training_positions([10, 42]))
+
+        A pandas ``Index`` passed as ``indices`` is refused for the same reason.
+
+        Parameters
+        ----------
+        labels : array-like or boolean Series
+            Labels of the training index (``training_index_``; positions when fitted on
+            arrays), in the order wanted; a single label is a list of one (tuples are
+            labels of a MultiIndex inside a list). A boolean Series indexed by the training
+            labels selects the rows where it is True, aligned by label (e.g.
+            ``X["age"] > 60``).
+
+        Returns
+        -------
+        positions : ndarray of int of shape (n_selected,)
+            The rows' positions, in the order of ``labels``.
+
+        Raises
+        ------
+        ValueError
+            For a label that is not in the training index, a label that names several
+            rows (duplicate index), or a mask whose labels are not the training labels.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn_influence import InfluenceEstimator
+        >>> X = pd.DataFrame({"dose": [1.0, 2.0, 3.0, 4.0]}, index=[10, 11, 12, 13])
+        >>> inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, [1.0, 2.0, 2.5, 4.5])
+        >>> inf.training_positions([12, 10]).tolist()
+        [2, 0]
+        >>> inf.training_positions(X["dose"] > 2.5).tolist()
+        [2, 3]
+        """
+        check_is_fitted(self)
+        return training_positions(self, labels)
 
     @property
     def param_names_(self):
@@ -76,10 +184,10 @@ class FramesMixin:
         (['query', 'train', 'value'], ['ann', 'bob', 'cy', 'dee'])
         """
         check_is_fitted(self)
-        pd = _pandas()
+        pd = pandas()
         if layout not in ("wide", "long"):
             raise ValueError(f"layout must be 'wide' or 'long'; got layout={layout!r}.")
-        labels = self._training_labels()[self._training_rows(indices)]
+        labels = training_labels(self).take(self._training_rows(indices))
         result = np.asarray(result)
         if result.ndim not in (1, 2) or result.shape[-1] != len(labels):
             raise ValueError(
@@ -90,9 +198,7 @@ class FramesMixin:
             if layout == "long":
                 return pd.DataFrame({"train": labels, "value": result})
             return pd.Series(result, index=labels, name="value")
-        queries = getattr(X_query, "index", None) if X_query is not None else None
-        if queries is None:
-            queries = pd.RangeIndex(result.shape[0])
+        queries = query_labels(X_query, result.shape[0])
         if layout == "wide":
             return pd.DataFrame(result, index=queries, columns=labels)
         # built directly (not with stack, whose NaN handling differs across pandas versions)
@@ -128,7 +234,10 @@ class FramesMixin:
             Indexed by the training rows' labels.
         """
         check_is_fitted(self)
-        pd = _pandas()
+        with plain_output():
+            return self._summary_frame(X_query, y_query)
+
+    def _summary_frame(self, X_query, y_query):
         objective = self._objective
         columns = {"self_influence": None, "training_loss": objective.loss.loss(self._targets, self._raw)}
         if objective.separable and objective.n_outputs == 1 and objective.closed_form:
@@ -147,4 +256,4 @@ class FramesMixin:
         if X_query is not None:
             method = "newton" if objective.closed_form else "influence"
             columns["loo_mean_query_loss"] = self.leave_one_out(X_query, y_query, method=method).mean(axis=0)
-        return pd.DataFrame(columns, index=self._training_labels())
+        return pandas().DataFrame(columns, index=training_labels(self))

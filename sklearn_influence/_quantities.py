@@ -17,6 +17,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
+from ._labels import labelled, positional_indices
 from ._progress import progress
 
 _METHODS = ("influence", "newton")
@@ -48,6 +49,7 @@ class InfluenceQuantitiesMixin:
 
     def _training_rows(self, indices):
         check_is_fitted(self)
+        indices = positional_indices(self, indices)  # positions only: a pandas Index of labels is refused
         n = self._design.n_samples
         if indices is None:
             return np.arange(n)
@@ -179,6 +181,7 @@ class InfluenceQuantitiesMixin:
         query = self._query(X, y)
         return self._objective.loss.loss(query.targets, query.raw)
 
+    @labelled("query_train")
     def influence(self, X, y, *, indices=None):
         """Koh & Liang's ``I_up,loss``: effect of up-weighting each training row on each query loss.
 
@@ -246,6 +249,7 @@ class InfluenceQuantitiesMixin:
                 target += np.multiply.outer(share_pull, unit_shares[chunk]).astype(target.dtype, copy=False)
             yield chunk, target
 
+    @labelled("top")
     def top_influences(self, X, y, *, k=10, indices=None):
         """The ``k`` most harmful and ``k`` most helpful training rows for each query.
 
@@ -307,6 +311,7 @@ class InfluenceQuantitiesMixin:
             result[f"{name}_values"] = side * np.take_along_axis(kept_values, order, axis=1)
         return Bunch(**result)
 
+    @labelled("train")
     def self_influence(self, *, indices=None, n_probes=None, random_state=None):
         """Self-influence ``n · g_iᵀ H⁻¹ g_i`` (``−I_up,loss(z_i, z_i)`` without a penalty share) of each row.
 
@@ -381,6 +386,7 @@ class InfluenceQuantitiesMixin:
         probes += rng.standard_normal(probes.shape) * np.sqrt(diagonal)
         return self._solver.solve(probes[:, None, :])[:, 0, :]
 
+    @labelled("train_params")
     def influence_params(self, *, indices=None):
         """Koh & Liang's ``I_up,params``: direction the parameters move when a row is up-weighted.
 
@@ -408,6 +414,7 @@ class InfluenceQuantitiesMixin:
             steps += np.multiply.outer(unit_shares, self._objective.to_public(self._share_solution[None])[0])
         return -self._design.n_samples * steps
 
+    @labelled("query_train")
     def leave_one_out(self, X, y, *, method="influence", indices=None):
         """Predicted change of each query loss when each training row is removed.
 
@@ -476,6 +483,7 @@ class InfluenceQuantitiesMixin:
             out[:, chunk] = after - before[:, None]
         return out
 
+    @labelled("train_params")
     def leave_one_out_params(self, *, method="influence", indices=None):
         """Predicted parameter change ``θ̂₋ᵢ − θ̂`` when each training row is removed.
 

@@ -10,6 +10,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._labels import plain_results
 from ._progress import progress
 
 
@@ -39,6 +40,7 @@ def _refit_losses(influence_estimator, X, y, X_query, y_query, keep, sample_weig
     return objective.loss.loss(targets, objective.raw(objective.design(Xq, targets)))
 
 
+@plain_results  # positions index its results: the estimator's methods must return arrays here
 def validate_leave_one_out(
     influence_estimator,
     X,
