@@ -171,7 +171,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         Names of features seen during ``fit``, when ``X`` had string column names.
     training_index_ : pandas Index or None
         The index of the training DataFrame (``None`` for arrays): the labels that
-        :meth:`to_frame` and :meth:`summary_frame` put on training rows.
+        :meth:`to_frame`, :meth:`summary_frame` and labelled output (:meth:`set_output`) put
+        on training rows. ``indices=`` arguments are always positions; map labels with
+        :meth:`training_positions`.
+    param_names_ : ndarray of str of shape (n_params,)
+        Names of the entries of ``params_`` (features per output, then intercepts).
 
     See Also
     --------

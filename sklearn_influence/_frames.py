@@ -98,7 +98,7 @@ class FramesMixin:
         ----------
         labels : array-like or boolean Series
             Labels of the training index (``training_index_``; positions when fitted on
-            arrays), in the order wanted; a single label is a list of one (tuples are
+            arrays), in the order wanted; a single label counts as a list of one (tuples are
             labels of a MultiIndex inside a list). A boolean Series indexed by the training
             labels selects the rows where it is True, aligned by label (e.g.
             ``X["age"] > 60``).
