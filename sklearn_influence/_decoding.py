@@ -204,14 +204,19 @@ def _margin_function(loss, smoothing, model):
     return margins[loss](), True
 
 
-def _margin_objective(model, margin, matches, strength, intercept_strength, scheme="ovr"):
+def _margin_objective(model, margin, matches, strength, intercept_strength, scheme="ovr", hinge=False):
+    """The margin model's objective; ``trained_on_hinge`` marks a fit of the (non-smooth) hinge itself."""
     fit_intercept = _fits_intercept(model)
     coef = _stack_intercept(model.coef_, model.intercept_, fit_intercept)
     penalty = np.full(coef.shape[1], strength)
     if fit_intercept:
         penalty[-1] = intercept_strength
     loss = MarginLoss(margin, len(model.classes_), scheme)
-    return LinearObjective(loss, coef, penalty, fit_intercept, classes=model.classes_, matches_training_loss=matches)
+    objective = LinearObjective(
+        loss, coef, penalty, fit_intercept, classes=model.classes_, matches_training_loss=matches
+    )
+    objective.trained_on_hinge = hinge
+    return objective
 
 
 def _decode_smooth_hinge(model, y, sample_weight, smoothing):
@@ -237,7 +242,9 @@ def _decode_linear_svc(model, y, sample_weight, smoothing):
     margin, matches = _margin_function(model.loss, smoothing, model)
     # liblinear penalises the intercept through a constant feature intercept_scaling
     strength = 1.0 / model.C
-    objective = _margin_objective(model, margin, matches, strength, strength / model.intercept_scaling**2)
+    objective = _margin_objective(
+        model, margin, matches, strength, strength / model.intercept_scaling**2, hinge=model.loss == "hinge"
+    )
     return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
 
 
@@ -255,7 +262,7 @@ def _decode_sgd(model, y, sample_weight, smoothing):
     margin, matches = _margin_function(model.loss, smoothing, model)
     # SGD minimises (1/n) Σ s_i L + alpha ½||w||²: in sum form the L2 strength is n·alpha.
     strength = len(y) * model.alpha if model.penalty == "l2" else 0.0
-    objective = _margin_objective(model, margin, matches, strength, 0.0)
+    objective = _margin_objective(model, margin, matches, strength, 0.0, hinge=model.loss == "hinge")
     objective.penalty_shares = np.full(len(y), strength / len(y))  # each row carries α of n·α
     if model.class_weight is None:
         return objective, sample_weight
@@ -271,7 +278,7 @@ def _decode_svc(model, y, sample_weight, smoothing):
         )
     margin, matches = _margin_function("hinge", smoothing, model)
     scheme = "ovr" if len(model.classes_) == 2 else "ovo"
-    objective = _margin_objective(model, margin, matches, 1.0 / model.C, 0.0, scheme=scheme)
+    objective = _margin_objective(model, margin, matches, 1.0 / model.C, 0.0, scheme=scheme, hinge=True)
     return objective, sample_weight * model.class_weight_[np.searchsorted(model.classes_, y)]
 
 

@@ -32,6 +32,7 @@ from ._design import LinearDesign
 from ._frames import FramesMixin
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver, LissaSolver, mean_hessian_extremes
+from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
@@ -331,6 +332,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self._curvature = curvature
         self.params_ = public_params(model)
         self._check_stationarity(objective.gradient(design, targets, weights, residuals))
+        if getattr(objective, "trained_on_hinge", False):
+            self._check_hinge_degeneracy(model, design, targets, raw, weights)
         self.solver_ = self._resolve_solver(objective)
         if self.solver_ == "exact":
             hessian = objective.hessian(design, curvature, self.damping)
@@ -460,6 +463,29 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _check_hinge_degeneracy(self, model, design, targets, raw, weights):
+        """Warn when a hinge fit sits at a degenerate optimum that no single row moves."""
+        tol = getattr(model, "tol", None)
+        atol = min(max(MARGIN_ATOL, tol if isinstance(tol, numbers.Real) else 0.0), 1e-2)
+        pinned = pinned_hinge_problems(design, targets, raw, weights, atol)
+        if not pinned:
+            return
+        _, n_margin, n_rows, n_essential = max(pinned, key=lambda problem: problem[1])
+        which = "" if targets.shape[1] == 1 else f" (in {len(pinned)} of its {targets.shape[1]} binary problems)"
+        essential = f", but for the {n_essential} margin rows that alone span some direction" if n_essential else ""
+        warnings.warn(
+            f"{type(model).__name__} was trained with the hinge loss and sits at a degenerate optimum{which}: "
+            f"{n_margin} of its {n_rows} rows lie exactly on the margin (|y f(x) - 1| <= {atol:g}) and pin every "
+            "coefficient (they span all directions of the data, with room to spare). Removing or re-weighting "
+            f"any single row{essential} leaves the hinge fit unchanged, so its leave-one-out effects are zero, "
+            f"while influence computed with the smooth hinge (smoothing={self.smoothing:g}) describes the smooth "
+            "model and predicts changes that hinge refits do not show. For influence that matches refits, fit "
+            "SmoothHingeClassifier (its smooth hinge is the training loss) or a smooth loss (LogisticRegression, "
+            "LinearSVC(loss='squared_hinge')); a smaller C can also move the fit off the degenerate optimum.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # --- delegation ---------------------------------------------------------------
     @available_if(_estimator_has("predict"))

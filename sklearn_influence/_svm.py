@@ -10,9 +10,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._design import LinearDesign
+from ._design import LinearDesign, row_chunks
 from ._losses import MarginLoss, SmoothHingeMargin
 from ._objectives import LinearObjective, class_weighted
+
+#: Rows with ``|y f(x) − 1|`` below this (or the estimator's ``tol``, up to 1e-2) are on the hinge's margin.
+MARGIN_ATOL = 1e-3
+#: Above this many columns the degenerate-hinge check (one Gram matrix per binary problem) is skipped.
+DEGENERATE_CHECK_MAX_COLUMNS = 2000
 
 
 class SmoothHingeClassifier(ClassifierMixin, BaseEstimator):
@@ -254,3 +259,69 @@ class SmoothHingeClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def pinned_hinge_problems(design, targets, raw, weights, atol=MARGIN_ATOL):
+    """Binary problems of a hinge fit whose optimum is pinned by redundant margin rows.
+
+    At a hinge optimum the rows split into those beyond the margin (``y f > 1``, no loss),
+    inside it (``y f < 1``, linear loss) and on it (``y f = 1``, the kink). When the margin
+    rows ``S`` span every direction the training rows span, the fitted ``θ`` is the solution
+    of the equations ``y_i x̃_iᵀθ = 1`` (i ∈ S): changing the weight of a row off the margin
+    only moves the dual variables of ``S``, never ``θ``. When, moreover, removing one margin
+    row keeps that span (its leverage within ``S`` is below 1, e.g. because the row is
+    duplicated, as one-hot survey data makes likely), leave-one-out of *that* row does not
+    move ``θ`` either. A problem is reported when ``S`` spans the data with room to spare (at
+    least twice as many margin rows as directions, so that rows merely within ``atol`` of the
+    margin in general position do not count) and at most half of its rows are essential
+    (leverage 1): leave-one-out then leaves the hinge fit unchanged for every row but those few.
+
+    Parameters
+    ----------
+    design : LinearDesign
+        Training design ``X̃``.
+    targets : ndarray of shape (n_samples, n_outputs)
+        ±1 codes of each binary problem (0 where a row takes no part, one-vs-one).
+    raw : ndarray of shape (n_samples, n_outputs)
+        Decision values ``f(x_i)`` of each binary problem.
+    weights : ndarray of shape (n_samples,)
+        Sample weights; rows of weight 0 take no part.
+    atol : float, default=1e-3
+        A row is on the margin when ``|y_i f(x_i) − 1| <= atol``.
+
+    Returns
+    -------
+    pinned : list of tuple
+        ``(output, n_margin, n_rows, n_essential)`` for every pinned binary problem: its
+        index, its rows on the margin, its rows, and the margin rows whose removal changes
+        the span (the only rows whose leave-one-out can move the fit).
+    """
+    if design.n_columns > DEGENERATE_CHECK_MAX_COLUMNS:
+        return []
+    pinned = []
+    for k in range(targets.shape[1]):
+        rows = (weights > 0) & (targets[:, k] != 0)
+        margin = (np.abs(targets[:, k] * raw[:, k] - 1.0) <= atol) & rows
+        if not margin.any():
+            continue
+        gram = design.sandwich(rows.astype(float))
+        scale = np.sqrt(np.diag(gram))
+        scale[scale == 0] = 1.0
+        eigenvalues = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+        threshold = 1e-10 * eigenvalues[-1]
+        gram_margin = design.sandwich(margin.astype(float)) / np.outer(scale, scale)
+        values, vectors = np.linalg.eigh(gram_margin)
+        kept = values > threshold
+        if kept.sum() < (eigenvalues > threshold).sum():
+            continue  # some direction of the data is free of margin rows: θ moves with the weights
+        # leverage of each margin row within the margin rows: ||Λ^{-1/2} Uᵀ D⁻¹ x̃_i||²
+        whitening = (vectors[:, kept] / np.sqrt(values[kept])).T / scale
+        on_margin = design.take(np.flatnonzero(margin))
+        n_essential = 0
+        for chunk in row_chunks(on_margin.n_samples, 8 * int(kept.sum())):
+            coordinates = on_margin.take(chunk).dot(whitening)
+            n_essential += int(np.sum(np.einsum("ij,ij->i", coordinates, coordinates) > 1.0 - 1e-6))
+        n_margin = int(margin.sum())
+        if n_margin >= 2 * kept.sum() and n_essential <= n_margin / 2:
+            pinned.append((k, n_margin, int(rows.sum()), n_essential))
+    return pinned
