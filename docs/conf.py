@@ -20,6 +20,7 @@ html_short_title = project  # the sidebar's link back home
 extensions = ["myst_parser", "sphinx.ext.autodoc", "numpydoc", "sphinx.ext.mathjax", "sphinx_gallery.gen_gallery"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["dollarmath"]
+myst_heading_anchors = 3  # links such as definitions.md#the-quantities (checked: -W fails on a bad one)
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
