@@ -101,9 +101,10 @@ class AutogradModel(BaseEstimator):
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer; got max_iter={self.max_iter!r}.")
         X = validate_data(self, X, dtype=np.float64)
-        y = np.asarray(y)
-        weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        start = np.asarray(self.init_params, dtype=float).ravel()
+        y = _check_targets(y, X.shape[0])
+        weights = _check_weights(sample_weight, X.shape[0])
+        start = _check_init_params(self.init_params)
+        self._check_loss(start, X, y)
         if self.max_iter == 0:
             self.params_ = start
             return self
@@ -120,3 +121,83 @@ class AutogradModel(BaseEstimator):
         self.params_ = result.x
         self.n_iter_ = result.nit
         return self
+
+    def _check_loss(self, params, X, y):
+        """``loss`` and ``penalty`` at ``params``: one finite value per row, a finite scalar; clear errors."""
+        n = X.shape[0]
+        try:
+            values = np.asarray(self.loss(params, X, y), dtype=float)
+        except Exception as error:
+            raise ValueError(
+                f"loss(init_params, X, y) failed with {type(error).__name__}: {error}. Check that init_params has "
+                f"as many entries as the loss uses (got {params.size}) and that y is what the loss expects."
+            ) from error
+        if values.shape != (n,):
+            summed = " (it looks like a sum or mean over rows)" if values.size == 1 else ""
+            raise ValueError(
+                f"loss must return one loss per row, an array of shape ({n},); got shape {values.shape}{summed}. "
+                "Return the per-sample losses: AutogradModel sums them with the sample weights itself."
+            )
+        if not np.all(np.isfinite(values)):
+            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise ValueError(
+                f"loss(init_params, X, y) is not finite for {int(np.sum(~np.isfinite(values)))} rows "
+                f"(row {row}: {values[row]}): start from init_params where every row's loss is finite."
+            )
+        if self.penalty is not None:
+            value = np.asarray(self.penalty(params), dtype=float)
+            if value.shape != () or not np.isfinite(value):
+                raise ValueError(
+                    f"penalty(init_params) must return one finite number; got {value!r} of shape {value.shape}."
+                )
+
+
+def _check_targets(y, n_samples):
+    """``y`` as an array with one entry per row, finite when numeric."""
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != n_samples:
+        raise ValueError(f"y must have one entry per row of X ({n_samples} rows); got y of shape {y.shape}.")
+    if y.dtype.kind in "biufc" and not np.all(np.isfinite(y)):
+        raise ValueError(
+            f"y contains {int(np.sum(~np.isfinite(y)))} NaN or infinite values: AutogradModel needs finite "
+            "targets (drop or impute those rows)."
+        )
+    return y
+
+
+def _check_weights(sample_weight, n_samples):
+    """Sample weights: shape (n_samples,), finite and non-negative, not all zero."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weights = np.asarray(sample_weight, dtype=float)
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per row of X; got shape {weights.shape}."
+        )
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            f"sample_weight must contain finite, non-negative numbers; got {int(np.sum(~(weights >= 0)))} "
+            "that are negative, NaN or infinite."
+        )
+    if not weights.any():
+        raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
+    return weights
+
+
+def _check_init_params(init_params):
+    """``init_params`` as a flat float array of finite numbers."""
+    try:
+        start = np.asarray(init_params, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"init_params must be an array of numbers (the flat parameter vector the loss reads); got {init_params!r}."
+        ) from None
+    if start.size == 0 or not np.all(np.isfinite(start)):
+        problem = (
+            "it is empty" if start.size == 0 else f"{int(np.sum(~np.isfinite(start)))} entries are NaN or infinite"
+        )
+        raise ValueError(
+            f"init_params must be a non-empty array of finite numbers (the flat parameter vector the loss reads); "
+            f"{problem}."
+        )
+    return start

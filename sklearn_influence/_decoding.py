@@ -321,6 +321,14 @@ def _decode_glm(model, y, sample_weight, smoothing):
             "power >= 1, or power=0 with the identity link."
         )
     coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
+    if not np.all(np.isfinite(coef)) and isinstance(loss, HalfTweedieLoss):
+        targets = np.asarray(y, dtype=float)[sample_weight > 0]
+        if not np.any(targets):
+            raise ValueError(
+                f"{type(model).__name__} was fitted on y that is 0 for every row (with a positive weight): the "
+                f"log-link mean runs to 0, the intercept to -inf (intercept_={model.intercept_}), and there is no "
+                "finite optimum to differentiate. Influence needs at least one positive target."
+            )
     penalty = np.full(coef.shape[1], model.alpha * sample_weight.sum())
     if model.fit_intercept:
         penalty[-1] = 0.0
@@ -494,4 +502,12 @@ def objective_from_estimator(model, y, sample_weight, smoothing=None):
             f"{type(model).__name__} is not supported. Supported estimators: {SUPPORTED_ESTIMATORS}; "
             "each may be the last step of a Pipeline or wrapped in FrozenEstimator."
         )
-    return decoder(model, y, sample_weight, smoothing)
+    objective, weights = decoder(model, y, sample_weight, smoothing)
+    params = public_params(model)
+    if not np.all(np.isfinite(params)):
+        raise ValueError(
+            f"The fitted {type(model).__name__} has {int(np.sum(~np.isfinite(params)))} parameters that are NaN "
+            "or infinite: its optimum is not finite (e.g. an unpenalised fit on data that push a coefficient to "
+            "infinity), so there is nothing to differentiate. Check X, y and sample_weight, or add a penalty."
+        )
+    return objective, weights

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
+    _num_samples,
     check_array,
     check_consistent_length,
     check_is_fitted,
@@ -276,6 +277,10 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
             not isinstance(self.n_jobs, numbers.Integral) or isinstance(self.n_jobs, bool) or self.n_jobs == 0
         ):
             raise ValueError(f"n_jobs must be None or a non-zero integer; got n_jobs={self.n_jobs!r}.")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(
+                f"verbose must be a non-negative integer or a bool (0: silent); got verbose={self.verbose!r}."
+            )
 
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit a clone of the estimator and factorise what the solver needs.
@@ -300,6 +305,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         """
         self._check_params()
         self._forget_fit()
+        self._check_sample_weight(sample_weight, _num_samples(X))  # before a fit that may choke on it
         self.estimator_ = clone(self.estimator)
         if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
             if isinstance(self.estimator_, Pipeline) and not get_config()["enable_metadata_routing"]:
@@ -427,11 +433,26 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
     def _check_sample_weight(sample_weight, n_samples):
         if sample_weight is None:
             return np.ones(n_samples)
-        weights = np.asarray(sample_weight, dtype=float)
+        try:
+            weights = np.asarray(sample_weight, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"sample_weight must be an array of {n_samples} non-negative numbers, one per row of X; "
+                f"got {type(sample_weight).__name__} that is not numeric."
+            ) from None
         if weights.shape != (n_samples,):
-            raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got shape {weights.shape}.")
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError("sample_weight must contain finite, non-negative numbers.")
+            raise ValueError(
+                f"sample_weight must have shape ({n_samples},), one weight per row of X; got shape {weights.shape}."
+            )
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"sample_weight must contain finite, non-negative numbers; got {int(bad.sum())} that are not, "
+                f"e.g. sample_weight[{row}]={weights[row]:g}. A weight of 0 removes a row."
+            )
+        if not weights.any():
+            raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
         return weights
 
     def _model_features(self, X, prefix, n_features):

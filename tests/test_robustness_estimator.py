@@ -3,14 +3,15 @@ clear errors for bad input, per-estimator stationarity advice."""
 
 import warnings
 
+import autograd.numpy as anp
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import PoissonRegressor, Ridge, RidgeClassifier, RidgeCV
 from sklearn.svm import SVC, LinearSVC
 
-from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
+from sklearn_influence import AutogradModel, InfluenceEstimator, SmoothHingeClassifier
 
 
 @pytest.fixture
@@ -100,3 +101,94 @@ def test_degenerate_hinge_remedy_smooth_hinge_tracks_refits():
     actual = (loss(after) - loss(before)).T
     assert np.abs(actual).max() > 1e-3  # the smooth fit does move
     assert np.corrcoef(predicted.ravel(), actual.ravel())[0, 1] > 0.95
+
+
+class _CountingRidge(Ridge):
+    """Ridge that counts its fits: proves a check ran before the (possibly long) fit."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [_CountingRidge(), RidgeClassifier(), RidgeCV(), SVC(kernel="linear")],
+    ids=lambda e: type(e).__name__,
+)
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (-np.ones(60), r"finite, non-negative.*sample_weight\[0\]=-1"),
+        (np.r_[np.nan, np.ones(59)], r"finite, non-negative.*sample_weight\[0\]=nan"),
+        (np.ones((60, 2)), r"shape \(60,\).*got shape \(60, 2\)"),
+        (np.ones(59), r"shape \(60,\).*got shape \(59,\)"),
+        (np.zeros(60), "zero for every row"),
+    ],
+    ids=["negative", "nan", "2-D", "short", "all-zero"],
+)
+def test_sample_weight_is_checked_before_the_estimator_sees_it(estimator, weights, match, regression):
+    X, y = regression
+    target = (y > 0).astype(int) if type(estimator).__name__ in ("RidgeClassifier", "SVC") else y
+    _CountingRidge.fits = 0
+    smoothing = {"smoothing": 0.01} if isinstance(estimator, SVC) else {}
+    with pytest.raises(ValueError, match=match):
+        InfluenceEstimator(estimator, **smoothing).fit(X, target, sample_weight=weights)
+    assert _CountingRidge.fits == 0
+
+
+@pytest.mark.parametrize("verbose", [-1, "0", np.nan, [1], 2.0, None])
+def test_verbose_is_validated(verbose, regression):
+    X, y = regression
+    with pytest.raises(ValueError, match=r"verbose must be a non-negative integer.*got verbose="):
+        InfluenceEstimator(Ridge(), verbose=verbose).fit(X, y)
+
+
+@pytest.mark.parametrize("verbose", [0, 2, True, np.int64(1)])
+def test_valid_verbose_values_are_accepted(verbose, regression):
+    X, y = regression
+    InfluenceEstimator(Ridge(), verbose=verbose).fit(X, y)
+
+
+def test_poisson_on_all_zero_targets_says_why(regression):
+    X, _ = regression
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own log(0) and lbfgs warnings
+        with pytest.raises(ValueError, match="0 for every row.*-inf.*at least one positive target"):
+            InfluenceEstimator(PoissonRegressor()).fit(X, np.zeros(60))
+
+
+def _squared_loss(params, X, y):
+    return (anp.dot(X, params[:-1]) + params[-1] - y) ** 2
+
+
+def _summed_loss(params, X, y):
+    return anp.sum(_squared_loss(params, X, y))
+
+
+@pytest.mark.parametrize(
+    "model, y_change, weights, match",
+    [
+        (AutogradModel(_squared_loss, np.zeros(5)), "nan", None, "y contains 1 NaN"),
+        (AutogradModel(_squared_loss, np.zeros(5)), "short", None, r"one entry per row of X \(60 rows\).*\(50,\)"),
+        (AutogradModel(_summed_loss, np.zeros(5)), None, None, r"one loss per row.*shape \(60,\).*got shape \(\)"),
+        (AutogradModel(_squared_loss, np.zeros(3)), None, None, r"init_params.*\(got 3\)"),
+        (AutogradModel(_squared_loss, np.zeros(3), max_iter=0), None, None, r"init_params.*\(got 3\)"),
+        (AutogradModel(_squared_loss, np.r_[np.zeros(4), np.nan]), None, None, "init_params.*NaN"),
+        (AutogradModel(_squared_loss, np.zeros(5)), None, np.r_[np.nan, np.ones(59)], "sample_weight"),
+        (AutogradModel(_squared_loss, np.zeros(5), penalty=lambda p: p), None, None, "penalty.*one finite number"),
+    ],
+    ids=["nan-y", "short-y", "summed-loss", "short-init", "short-init-prefit", "nan-init", "nan-weight", "penalty"],
+)
+def test_autograd_model_input_errors(model, y_change, weights, match, regression):
+    X, y = regression
+    if y_change == "nan":
+        y = np.r_[np.nan, y[1:]]
+    elif y_change == "short":
+        y = y[:50]
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y, sample_weight=weights)  # the model alone
+    with pytest.raises(ValueError, match=match if weights is None else "sample_weight"):
+        InfluenceEstimator(model).fit(X, y, sample_weight=weights)  # and wrapped
