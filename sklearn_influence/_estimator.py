@@ -341,27 +341,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         if getattr(objective, "trained_on_hinge", False):
             self._check_hinge_degeneracy(model, design, targets, raw, weights)
         self.solver_ = self._resolve_solver(objective)
-        if self.solver_ == "exact":
-            hessian = objective.hessian(design, curvature, self.damping)
-            self._solver = ExactSolver(
-                hessian, objective.n_outputs, objective.n_columns, objective.separable, damping=self.damping
-            )
-        elif self.solver_ == "lissa":
-            self._solver = self._lissa(objective, design, curvature)
-        else:
-            self._solver = CGSolver(
-                functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
-                objective.hessian_diagonal(design, curvature, self.damping),
-                objective.n_outputs,
-                objective.n_columns,
-                objective.separable,
-                design.n_samples,
-                rtol=self.cg_tol,
-                max_iter=self.cg_max_iter,
-                intercept=getattr(objective, "fit_intercept", False),
-                warm_start=self.cg_warm_start,
-                verbose=self.verbose,
-            )
+        self._solver = self._build_solver(objective, design, curvature)
         self._solve_penalty_share(objective)
         return self
 
@@ -376,6 +356,33 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self._penalty_shares = shares
         self._share_solution = (
             None if shares is None else self._solver.solve(objective.penalty_share_gradient()[None])[0]
+        )
+
+    def _build_solver(self, objective, design, curvature):
+        """The solver ``solver_`` names, built from the fitted objective."""
+        if self.solver_ == "lissa":
+            return self._lissa(objective, design, curvature)
+        if self.solver_ == "exact":
+            return ExactSolver(
+                objective.hessian(design, curvature, self.damping),
+                objective.n_outputs,
+                objective.n_columns,
+                objective.separable,
+                damping=self.damping,
+                intercept=getattr(objective, "fit_intercept", False),
+            )
+        return CGSolver(
+            functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
+            objective.hessian_diagonal(design, curvature, self.damping),
+            objective.n_outputs,
+            objective.n_columns,
+            objective.separable,
+            design.n_samples,
+            rtol=self.cg_tol,
+            max_iter=self.cg_max_iter,
+            intercept=getattr(objective, "fit_intercept", False),
+            warm_start=self.cg_warm_start,
+            verbose=self.verbose,
         )
 
     def _lissa(self, objective, design, curvature):

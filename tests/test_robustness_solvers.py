@@ -1,0 +1,176 @@
+"""Solver numerics (issue 11): scale-invariant exact solves, CG's stated accuracy, LiSSA's reported error.
+
+Every reference here is computed with numpy from scikit-learn's own predictions (no code
+shared with the library): explicit Hessians in well-scaled coordinates, leave-one-out refits,
+and exact expectations of the LiSSA recursion.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import tight_logistic
+from scipy.special import expit
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
+
+
+@pytest.fixture(scope="module")
+def issue_data():
+    """The issue's shared setup (with labels that are not separable), plus query rows drawn the same way."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = X.sum(1) + rng.standard_normal(60)
+    Xq = rng.standard_normal((5, 4))
+    yq = Xq.sum(1) + rng.standard_normal(5)
+    return X, y, (y > 0).astype(int), Xq, yq, (yq > 0).astype(int)
+
+
+def _scaled(X, k):
+    Xs = X.copy()
+    Xs[:, 0] *= k
+    return Xs
+
+
+def _derivatives(kind, model, X, y):
+    """``dℓ/df`` and ``d²ℓ/df²`` per row, from scikit-learn's predictions only."""
+    if kind == "squared":  # ℓ = (y − f)², the un-halved squared error of Ridge / LinearRegression
+        f = model.predict(X)
+        return 2.0 * (f - y), np.full(len(y), 2.0)
+    if kind == "logistic":
+        p = model.predict_proba(X)[:, 1]
+        return p - y, p * (1 - p)
+    # smooth hinge τ log(1 + exp((1 − y f)/τ)) with y in {−1, +1}
+    tau, sign = model.temperature, 2.0 * y - 1.0
+    sigma = expit((1.0 - sign * model.decision_function(X)) / tau)
+    return -sign * sigma, sigma * (1 - sigma) / tau
+
+
+def _reference(kind, model, penalty, X, y, Xq, yq, k):
+    """Influence quantities from an explicit Hessian in the unscaled coordinates of ``X`` (numpy only).
+
+    ``model`` was fitted on ``X`` with feature 0 scaled by ``k``; ``penalty``: the L2 strength
+    λ_c of each coefficient of the unscaled coordinates in the sum form Σ ℓ + ½ Σ λ_c θ_c²
+    (the intercept is unpenalised).
+    """
+    n = len(y)
+    Xt, Xqt = np.c_[X, np.ones(n)], np.c_[Xq, np.ones(len(Xq))]
+    r, a = _derivatives(kind, model, _scaled(X, k), y)
+    rq, _ = _derivatives(kind, model, _scaled(Xq, k), yq)
+    H = Xt.T @ (a[:, None] * Xt) + np.diag(np.r_[penalty, 0.0])
+    solved = np.linalg.solve(H, (r[:, None] * Xt).T).T  # H⁻¹ g_i
+    leverage = np.einsum("ic,ic->i", Xt, np.linalg.solve(H, Xt.T).T)
+    return {
+        "influence_params": -n * solved,
+        "self_influence": n * r * np.einsum("ic,ic->i", Xt, solved),
+        "newton": solved / (1.0 - a * leverage)[:, None],
+        "influence": -n * (rq[:, None] * Xqt) @ solved.T,
+    }
+
+
+def _polished(model, kind, penalty, X, y, k):
+    """``model`` moved to the exact minimiser by Newton steps in the unscaled coordinates (numpy only).
+
+    scikit-learn's own fit on badly scaled data can stop early; influence is defined at the
+    minimiser, so the reference and the library both use this one.
+    """
+    Xt = np.c_[X, np.ones(len(y))]
+    to_scaled = np.r_[1.0 / k, np.ones(X.shape[1] - 1)]
+    theta = np.r_[model.coef_.ravel() / to_scaled, model.intercept_]
+    for _ in range(30):
+        r, a = _derivatives(kind, model, _scaled(X, k), y)
+        gradient = Xt.T @ r + np.r_[penalty, 0.0] * theta
+        hessian = Xt.T @ (a[:, None] * Xt) + np.diag(np.r_[penalty, 0.0])
+        theta = theta - np.linalg.solve(hessian, gradient)
+        model.coef_ = (theta[:-1] * to_scaled).reshape(model.coef_.shape)
+        model.intercept_ = theta[-1] if np.ndim(model.intercept_) == 0 else theta[-1:]
+    return model
+
+
+# estimator, loss kind, binary target?, penalty λ on each coefficient in the sum form
+_CASES = {
+    "linear": (lambda: LinearRegression(), "squared", False, 0.0),
+    "ridge": (lambda: Ridge(alpha=1.0), "squared", False, 2.0),  # α||w||² = ½ (2α) ||w||²
+    "logistic": (lambda: tight_logistic(C=1.0), "logistic", True, 1.0),  # ½||w||²/C in sum form
+    "smooth_hinge": (lambda: SmoothHingeClassifier(C=1.0, temperature=0.5, tol=1e-12), "hinge", True, 1.0),
+}
+
+
+@pytest.mark.parametrize("case", list(_CASES))
+@pytest.mark.parametrize("k", [1e6, 1e-6, 1e4])
+def test_badly_scaled_feature_gives_the_well_scaled_answers(case, k, issue_data):
+    """Scaling feature 0 by k: results equal the unscaled problem's, mapped through the scaling.
+
+    With ``X_s = X K`` (``K = diag(k, 1, ..., 1)``), ``θ_s = K⁻¹ θ`` and the penalty on θ₀ becomes
+    ``λ/k²``: ``H_s⁻¹ g_s = K⁻¹ H⁻¹ g`` where ``H`` and ``g`` are those of the unscaled coordinates,
+    computed with numpy where ``H`` is well conditioned. Loss-space results are unchanged.
+    """
+    X, y, yb, Xq, yq, yqb = issue_data
+    make, kind, binary, strength = _CASES[case]
+    target, query_target = (yb, yqb) if binary else (y, yq)
+    Xs, Xqs = _scaled(X, k), _scaled(Xq, k)
+    issue_model = LogisticRegression() if kind == "logistic" else make()  # scikit-learn's defaults
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # scikit-learn's own fit on X_s may stop early
+        InfluenceEstimator(issue_model).fit(Xs, target)  # raised "singular to working precision" before
+        if binary:  # and with the issue's own (separable) labels
+            InfluenceEstimator(issue_model).fit(Xs, (X[:, 0] > 0).astype(int))
+    penalty = np.r_[strength / k**2, np.full(X.shape[1] - 1, strength)]
+    start = make().fit(X, target)  # well scaled; its coefficients written in X_s's units
+    start.coef_ = start.coef_ / np.r_[k, np.ones(X.shape[1] - 1)]
+    model = _polished(start, kind, penalty, X, target, k)
+    inf = InfluenceEstimator(FrozenEstimator(model)).fit(Xs, target)
+    assert inf.solver_ == "exact" and inf.relative_gradient_norm_ < 1e-5  # rounding, times k in X_s's units
+    expected = _reference(kind, model, penalty, X, target, Xq, query_target, k)
+    to_unscaled = np.r_[k, np.ones(X.shape[1])]  # K θ_s = θ
+    for name, got in [
+        ("influence_params", inf.influence_params() * to_unscaled),
+        ("newton", inf.leave_one_out_params(method="newton") * to_unscaled),
+        ("self_influence", inf.self_influence()),
+        ("influence", inf.influence(Xqs, query_target)),
+    ]:
+        want = expected[name]
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10 * np.abs(want).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("k", [1e6, 1e-6])
+def test_badly_scaled_linear_regression_newton_equals_refits(k, issue_data):
+    """For least squares the Newton step is exact: it equals refits without each row (unscaled, mapped)."""
+    X, y, _, _, _, _ = issue_data
+    inf = InfluenceEstimator(LinearRegression()).fit(_scaled(X, k), y)
+    Xt = np.c_[X, np.ones(len(y))]
+    full = np.linalg.lstsq(Xt, y, rcond=None)[0]
+    rows = np.arange(0, len(y), 6)
+    refits = np.array([np.linalg.lstsq(np.delete(Xt, i, 0), np.delete(y, i), rcond=None)[0] for i in rows])
+    expected = refits - full
+    got = inf.leave_one_out_params(method="newton", indices=rows) * np.r_[k, np.ones(X.shape[1])]  # K θ_s = θ
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
+
+
+def test_condition_check_does_not_depend_on_units(issue_data):
+    X, y, _, _, _, _ = issue_data
+    plain = InfluenceEstimator(LinearRegression(), solver="exact").fit(X, y)._solver.rcond
+    for k in (1e-8, 1e8):
+        scaled = InfluenceEstimator(LinearRegression(), solver="exact").fit(_scaled(X, k), y)._solver.rcond
+        assert scaled == pytest.approx(plain, rel=1e-6)
+
+
+@pytest.mark.parametrize("k", [1.0, 1e6])
+def test_duplicated_feature_is_still_singular_whatever_its_scale(k, issue_data):
+    X, y, _, _, _, _ = issue_data
+    Xd = np.c_[X, k * X[:, 1]]  # collinear columns, no penalty
+    with pytest.raises(ValueError, match="singular") as error:
+        InfluenceEstimator(LinearRegression()).fit(Xd, y)
+    message = str(error.value)
+    assert "damping > 0" in message and "duplicated" in message and "neural network" not in message
+
+
+def test_feature_nearly_constant_against_its_mean_is_told_to_centre(issue_data):
+    X, y, _, _, _, _ = issue_data
+    Xu = X.copy()
+    Xu[:, 0] = 1e7 + X[:, 0]  # mean/spread 1e7: collinear with the intercept to ~1e-14
+    with pytest.raises(ValueError, match="Centre the features"):
+        InfluenceEstimator(LinearRegression()).fit(Xu, y)
