@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._labels import labelled_ranking
 from ._progress import progress
+from ._validation import _check_fit_weights
 
 _RANKINGS = ("self_influence", "training_loss")
 _SMALLEST_STEP = 1 / 16  # the attack gives up once its step has shrunk below this fraction of step_size
@@ -167,29 +168,6 @@ def _check_bounds(bounds, original):
     return low, high
 
 
-def _check_fit_weights(influence_estimator, y, sample_weight):
-    """The ``s_i`` of the fitted objective (``class_weight`` folded in), checked against ``sample_weight``.
-
-    The refits must minimise the same objective: the fitted weights divided by the given
-    ones must be constant within each class (the class weight), or overall for regressors.
-    """
-    fitted = influence_estimator._weights
-    given = np.ones(fitted.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    if given.shape != fitted.shape:
-        raise ValueError(f"sample_weight must have shape {fitted.shape}; got shape {given.shape}.")
-    groups = np.asarray(y) if is_classifier(influence_estimator) else np.zeros(fitted.shape[0])
-    consistent = np.array_equal(given == 0, fitted == 0)
-    for group in np.unique(groups):
-        ratio = fitted[(groups == group) & (given > 0)] / given[(groups == group) & (given > 0)]
-        consistent &= ratio.size == 0 or np.ptp(ratio) <= 1e-10 * np.max(ratio)
-    if not consistent:
-        raise ValueError(
-            "sample_weight differs from the weights the estimator was fitted with: pass the same sample_weight "
-            "as to fit, so that every refit minimises the same objective."
-        )
-    return fitted
-
-
 def _target_state(influence_estimator, X_target, y_target):
     """Mean target loss, fraction misclassified and, for binary linear classifiers, margins.
 
@@ -279,7 +257,8 @@ def training_set_attack(
     bounds : tuple (low, high) of floats or arrays, default=None
         Valid range of the features (for example ``(0, 16)`` for digits' pixels).
     sample_weight : array-like of shape (n_train,), default=None
-        The weights the estimator was fitted with.
+        The weights the estimator was fitted with, required when the fit was weighted
+        (``class_weight`` alone needs none); other weights are an error.
     verbose : int, default=0
         Report progress over the steps.
 

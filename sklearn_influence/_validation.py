@@ -1,27 +1,74 @@
-"""validate_leave_one_out: check an InfluenceEstimator's predictions against actual refits."""
+"""validate_leave_one_out: check an InfluenceEstimator's predictions against actual refits.
+
+Also the check shared with the other functions that refit (``training_set_attack``): the
+sample weights checked against the fit.
+"""
 
 import numbers
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import spearmanr
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._labels import plain_results
 from ._progress import progress
 
 
+def _check_fit_weights(influence_estimator, y, sample_weight):
+    """The ``s_i`` of the fitted objective (``class_weight`` folded in), checked against ``sample_weight``.
+
+    Every function that refits must minimise the objective that was fitted: the fitted
+    weights divided by the given ones must be 1, or, when the model has a ``class_weight``,
+    constant within each class (the class weight). ``sample_weight=None`` stands for unit
+    weights, so a weighted fit refuses it (refitting unweighted would validate another
+    model). ``y`` must have one label per training row.
+    """
+    fitted = influence_estimator._weights
+    if sample_weight is None:
+        given = np.ones(fitted.shape[0])
+    else:
+        given = np.asarray(sample_weight, dtype=float)
+        if given.shape != fitted.shape:
+            raise ValueError(
+                f"sample_weight must have shape {fitted.shape}, one weight per training row; got shape {given.shape}."
+            )
+        if not np.all(np.isfinite(given)) or np.any(given < 0):
+            raise ValueError("sample_weight must contain finite, non-negative numbers, as passed to fit.")
+    from ._estimator import _unwrap
+
+    model = _unwrap(influence_estimator.estimator_)[1]
+    consistent = np.array_equal(given == 0, fitted == 0)
+    positive = given > 0
+    ratio = fitted[positive] / given[positive]
+    if is_classifier(model) and getattr(model, "class_weight", None) is not None:
+        # the fitted s_i carry the class weight: a constant factor within each class
+        labels = np.asarray(y)
+        labels = labels.ravel() if labels.ndim == 2 and labels.shape[1] == 1 else labels
+        groups = np.unique(labels, axis=0 if labels.ndim == 2 else None, return_inverse=True)[1].reshape(-1)
+        for group in np.unique(groups[positive]):
+            share = ratio[groups[positive] == group]
+            consistent &= bool(np.ptp(share) <= 1e-10 * np.max(share))
+    else:
+        consistent &= bool(np.all(np.abs(ratio - 1.0) <= 1e-10))
+    if not consistent:
+        hint = " The estimator was fitted with sample weights: pass them." if sample_weight is None else ""
+        raise ValueError(
+            "sample_weight differs from the weights the estimator was fitted with: pass the same sample_weight "
+            f"as to fit, so that every refit minimises the same objective.{hint}"
+        )
+    return fitted
+
+
 def _refit_losses(influence_estimator, X, y, X_query, y_query, keep, sample_weight):
     """Per-sample query losses of ``clone(estimator)`` refitted on the rows ``keep``.
 
-    The loss is the one the influence estimator uses (its ``smoothing`` included), read from
+    The loss is the one the influence estimator uses (its smoothing included), read from
     the refitted model's decoded objective: no Hessian is formed for a refit.
     """
-    from sklearn.utils.validation import check_array
-
     from ._decoding import objective_from_estimator
     from ._estimator import _unwrap
 
@@ -74,7 +121,7 @@ def validate_leave_one_out(
     Parameters
     ----------
     influence_estimator : InfluenceEstimator
-        Fitted on ``X``, ``y`` (without sample weights).
+        Fitted on ``X``, ``y`` (with ``sample_weight``).
     X, y : array-like
         The training data it was fitted on.
     X_query, y_query : array-like
@@ -87,8 +134,11 @@ def validate_leave_one_out(
         The approximation validated.
     random_state : int, RandomState instance or None, default=None
         Seed of the random rows.
-    sample_weight : array-like of shape (n_samples,), default=None
+    sample_weight : array-like of shape (n_train,), default=None
         The weights the estimator was fitted with: each refit gets them without its row.
+        Required when the fit was weighted (``class_weight`` alone needs none): anything
+        else than the fitted weights is an error, since the refits would then minimise
+        another objective.
     n_jobs : int, default=None
         Refits run in parallel through joblib.
     verbose : int, default=0
@@ -125,8 +175,10 @@ def validate_leave_one_out(
             raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}.")
     if n_top + n_random == 0:
         raise ValueError("n_top + n_random must be at least 1.")
+    n = influence_estimator._design.n_samples
+    _check_fit_weights(influence_estimator, y, sample_weight)
+
     predicted_all = influence_estimator.leave_one_out(X_query, y_query, method=method).mean(axis=0)
-    n = predicted_all.size
     top = np.argsort(-np.abs(predicted_all))[: min(n_top, n)]
     rest = np.setdiff1d(np.arange(n), top)
     rng = check_random_state(random_state)

@@ -1,0 +1,90 @@
+"""validate_leave_one_out, training_set_attack and the Displays: robustness (issues 10 and 11).
+
+Every "actual" number is checked against refits written out here with scikit-learn alone.
+"""
+
+import numpy as np
+import pytest
+from conftest import sklearn_loss, tight_logistic
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
+
+from sklearn_influence import (
+    InfluenceEstimator,
+    training_set_attack,
+    validate_leave_one_out,
+)
+
+
+@pytest.fixture(scope="module")
+def issue_data():
+    """The robustness issue's shared setup, plus queries: (X, y, yb, X_query, y_query)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = X.sum(1) + rng.standard_normal(60)
+    yb = (X[:, 0] > 0).astype(int)
+    Xq = rng.standard_normal((6, 4))
+    return X, y, yb, Xq, Xq.sum(1)
+
+
+def _squared_error_refits(estimator, X, y, Xq, yq, rows, fit_params=lambda keep: {}):
+    """Mean query squared error of ``clone(estimator)`` refitted without each row, minus the full fit's."""
+
+    def mean_loss(keep):
+        model = clone(estimator).fit(X[keep], y[keep], **fit_params(keep))
+        return np.mean((yq - model.predict(Xq)) ** 2)
+
+    base = mean_loss(np.ones(len(y), dtype=bool))
+    return np.array([mean_loss(np.arange(len(y)) != i) for i in rows]) - base
+
+
+# --- item 6: the weights of the fit, one check shared with training_set_attack -------------------
+
+
+def test_a_weighted_fit_is_validated_with_its_weights_or_refused(issue_data):
+    X, y, _, Xq, yq = issue_data
+    w = np.random.default_rng(1).uniform(0.2, 5.0, len(y))
+    inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y, sample_weight=w)
+    # before the fix this refitted unweighted and reported a Pearson of 0.90, silently
+    with pytest.raises(ValueError, match="fitted with sample weights: pass them"):
+        validate_leave_one_out(inf, X, y, Xq, yq)
+    with pytest.raises(ValueError, match="sample_weight differs from the weights"):
+        validate_leave_one_out(inf, X, y, Xq, yq, sample_weight=w[::-1])
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(60,\)"):
+        validate_leave_one_out(inf, X, y, Xq, yq, sample_weight=w[:10])
+    # uniform weights 2 are another objective for Ridge (the penalty is not scaled): refused as well
+    doubled = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    with pytest.raises(ValueError, match="fitted with sample weights"):
+        validate_leave_one_out(doubled, X, y, Xq, yq)
+    unweighted = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    with pytest.raises(ValueError, match="sample_weight differs"):
+        validate_leave_one_out(unweighted, X, y, Xq, yq, sample_weight=w)
+
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=5, n_random=3, random_state=0, sample_weight=w)
+    by_hand = _squared_error_refits(Ridge(alpha=1.0), X, y, Xq, yq, check.rows, lambda keep: {"sample_weight": w[keep]})
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(check.predicted, check.actual, rtol=1e-8, atol=1e-13)  # Newton is exact for ridge
+
+    # the attack shares the check
+    with pytest.raises(ValueError, match="fitted with sample weights: pass them"):
+        training_set_attack(inf, X, y, Xq[:1], yq[:1], epsilon=0.1)
+
+
+def test_class_weights_need_no_sample_weight_but_per_class_weights_do(issue_data):
+    X, _, yb, Xq, _ = issue_data
+    yq = (Xq[:, 0] > 0).astype(int)
+    balanced = tight_logistic(class_weight={0: 1.0, 1: 3.0})
+    inf = InfluenceEstimator(balanced).fit(X, yb)
+    check = validate_leave_one_out(inf, X, yb, Xq, yq, n_top=3, n_random=0)
+    base = sklearn_loss(clone(balanced).fit(X, yb), Xq, yq).mean()
+    by_hand = [
+        sklearn_loss(clone(balanced).fit(np.delete(X, i, 0), np.delete(yb, i)), Xq, yq).mean() - base
+        for i in check.rows
+    ]
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-6, atol=1e-12)
+    # the same fitted weights, given as sample weights to a model without class_weight: required
+    per_class = np.where(yb == 1, 3.0, 1.0)
+    plain = InfluenceEstimator(tight_logistic()).fit(X, yb, sample_weight=per_class)
+    with pytest.raises(ValueError, match="fitted with sample weights"):
+        validate_leave_one_out(plain, X, yb, Xq, yq, n_top=3, n_random=0)
+    validate_leave_one_out(plain, X, yb, Xq, yq, n_top=3, n_random=0, sample_weight=per_class)
