@@ -1,7 +1,7 @@
 """validate_leave_one_out: check an InfluenceEstimator's predictions against actual refits.
 
-Also the check shared with the other functions that refit (``training_set_attack``): the
-sample weights checked against the fit.
+Also the checks shared with the other functions that refit (``training_set_attack``): the
+refittable model rebuilt from the fitted state, and the sample weights checked against the fit.
 """
 
 import numbers
@@ -11,11 +11,34 @@ from joblib import Parallel, delayed
 from scipy.stats import spearmanr
 from sklearn.base import clone, is_classifier
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._labels import plain_results
 from ._progress import progress
+
+
+def _refittable(fitted):
+    """An unfitted estimator with the hyper-parameters of the fitted ``estimator_``.
+
+    Built from the fitted state, never from the (mutable) ``estimator`` parameter. A
+    ``FrozenEstimator`` is replaced by a clone of the model it freezes and a search object
+    (``GridSearchCV``, ...) by a clone of its ``best_estimator_``, wherever they stand as the
+    final model: the refit is the one the influence quantities describe, "the same model with
+    the same hyper-parameters, fitted on other data". Frozen transformers inside a pipeline
+    stay frozen (their fit does nothing: they are part of the data).
+    """
+    if isinstance(fitted, FrozenEstimator):
+        return _refittable(fitted.estimator)
+    best = getattr(fitted, "best_estimator_", None)
+    if best is not None:
+        return _refittable(best)
+    if isinstance(fitted, Pipeline):
+        template = clone(fitted)
+        name, last = fitted.steps[-1]
+        return template.set_params(**{name: _refittable(last)})
+    return clone(fitted)
 
 
 def _check_fit_weights(influence_estimator, y, sample_weight):
@@ -40,7 +63,7 @@ def _check_fit_weights(influence_estimator, y, sample_weight):
             raise ValueError("sample_weight must contain finite, non-negative numbers, as passed to fit.")
     from ._estimator import _unwrap
 
-    model = _unwrap(influence_estimator.estimator_)[1]
+    model = _unwrap(_refittable(influence_estimator.estimator_))[1]
     consistent = np.array_equal(given == 0, fitted == 0)
     positive = given > 0
     ratio = fitted[positive] / given[positive]
@@ -63,8 +86,8 @@ def _check_fit_weights(influence_estimator, y, sample_weight):
     return fitted
 
 
-def _refit_losses(influence_estimator, X, y, X_query, y_query, keep, sample_weight):
-    """Per-sample query losses of ``clone(estimator)`` refitted on the rows ``keep``.
+def _refit_losses(template, X, y, X_query, y_query, keep, weights, smoothing):
+    """Per-sample query losses of ``clone(template)`` refitted on the rows ``keep``.
 
     The loss is the one the influence estimator uses (its smoothing included), read from
     the refitted model's decoded objective: no Hessian is formed for a refit.
@@ -75,12 +98,12 @@ def _refit_losses(influence_estimator, X, y, X_query, y_query, keep, sample_weig
     rows = np.flatnonzero(keep)
     X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
     y_rows = y.iloc[rows] if hasattr(y, "iloc") else np.asarray(y)[rows]
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[rows]
-    refit = clone(influence_estimator.estimator)
+    weights = None if weights is None else weights[rows]
+    refit = clone(template)
     refit.fit(X_rows, y_rows, **({} if weights is None else {"sample_weight": weights}))
     prefix, model = _unwrap(refit)
     objective, _ = objective_from_estimator(
-        model, np.asarray(y_rows), np.ones(len(rows)) if weights is None else weights, influence_estimator.smoothing
+        model, np.asarray(y_rows), np.ones(len(rows)) if weights is None else weights, smoothing
     )
     Xq = check_array(X_query if prefix is None else prefix.transform(X_query), accept_sparse="csr", dtype=np.float64)
     targets = objective.encode(np.asarray(y_query))
@@ -107,8 +130,8 @@ def validate_leave_one_out(
 
     Following Koh & Liang, the rows removed are the ``n_top`` training rows with the
     largest predicted effect on the mean query loss plus ``n_random`` rows at random. For
-    each, ``clone(estimator)`` is refitted without the row and the change of the mean query
-    loss is measured,
+    each, the model is refitted without the row and the change of the mean query loss is
+    measured,
 
     .. math::
         Δ_i = \\frac{1}{m} \\sum_j \\ell(z_j, \\hat θ_{-i}) - \\ell(z_j, \\hat θ),
@@ -117,6 +140,12 @@ def validate_leave_one_out(
     The noise floor is ``|Δ|`` of a refit on the full data: how much the optimiser alone moves
     the query loss (differences below it cannot be resolved). Positive: removing the row
     raises the query loss.
+
+    The refit is the one the estimator's quantities describe, rebuilt from its fitted
+    state (``estimator_``; parameters set after ``fit`` play no part): a clone of the
+    fitted model (of the whole pipeline, for a pipeline). A ``FrozenEstimator`` is
+    refitted as a clone of the model it freezes, a search object (``GridSearchCV``, ...)
+    as a clone of its ``best_estimator_`` (the best hyper-parameters, no new search).
 
     Parameters
     ----------
@@ -165,11 +194,6 @@ def validate_leave_one_out(
     True
     """
     check_is_fitted(influence_estimator)
-    if isinstance(influence_estimator.estimator, FrozenEstimator):
-        raise ValueError(
-            "validate_leave_one_out refits clone(estimator), but a FrozenEstimator cannot be refitted: "
-            "wrap the unfitted estimator in InfluenceEstimator instead."
-        )
     for name, value in (("n_top", n_top), ("n_random", n_random)):
         if not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}.")
@@ -177,6 +201,9 @@ def validate_leave_one_out(
         raise ValueError("n_top + n_random must be at least 1.")
     n = influence_estimator._design.n_samples
     _check_fit_weights(influence_estimator, y, sample_weight)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+
+    template = _refittable(influence_estimator.estimator_)
 
     predicted_all = influence_estimator.leave_one_out(X_query, y_query, method=method).mean(axis=0)
     top = np.argsort(-np.abs(predicted_all))[: min(n_top, n)]
@@ -187,7 +214,8 @@ def validate_leave_one_out(
 
     base = influence_estimator.loss(X_query, y_query).mean()
     masks = [np.arange(n) != i for i in rows] + [np.ones(n, dtype=bool)]
-    jobs = (delayed(_refit_losses)(influence_estimator, X, y, X_query, y_query, keep, sample_weight) for keep in masks)
+    smoothing = influence_estimator.smoothing
+    jobs = (delayed(_refit_losses)(template, X, y, X_query, y_query, keep, weights, smoothing) for keep in masks)
     losses = Parallel(n_jobs=n_jobs)(progress(jobs, total=len(masks), description="refits", verbose=verbose))
     actual = np.array([loss.mean() - base for loss in losses[:-1]])
     noise_floor = abs(losses[-1].mean() - base)

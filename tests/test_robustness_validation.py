@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from conftest import sklearn_loss, tight_logistic
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_influence import (
     InfluenceEstimator,
@@ -88,3 +92,61 @@ def test_class_weights_need_no_sample_weight_but_per_class_weights_do(issue_data
     with pytest.raises(ValueError, match="fitted with sample weights"):
         validate_leave_one_out(plain, X, yb, Xq, yq, n_top=3, n_random=0)
     validate_leave_one_out(plain, X, yb, Xq, yq, n_top=3, n_random=0, sample_weight=per_class)
+
+
+# --- item 7: refits from the fitted state, not from parameters set after fit --------------------
+
+
+def test_refits_use_the_fitted_estimator_not_parameters_set_after_fit(issue_data):
+    X, y, _, Xq, yq = issue_data
+    inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    inf.set_params(estimator=Ridge(alpha=100.0))  # before the fix: refits of alpha=100 against alpha=1 predictions
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=5, n_random=3, random_state=0)
+    by_hand = _squared_error_refits(Ridge(alpha=1.0), X, y, Xq, yq, check.rows)
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-9, atol=1e-13)
+    assert check.pearson > 0.999999 and check.noise_floor < 1e-12
+
+    inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    inf.set_params(estimator__alpha=100.0)  # mutates the unfitted estimator in place
+    np.testing.assert_allclose(
+        validate_leave_one_out(inf, X, y, Xq, yq, n_top=5, n_random=3, random_state=0).actual,
+        by_hand,
+        rtol=1e-9,
+        atol=1e-13,
+    )
+
+
+def test_a_frozen_model_is_refitted_as_a_clone_of_the_model_it_freezes(binary_data):
+    X, y, Xq, yq = binary_data
+    model = tight_logistic(C=0.5)
+    inf = InfluenceEstimator(FrozenEstimator(clone(model).fit(X, y))).fit(X, y)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=4, n_random=0)
+    base = sklearn_loss(clone(model).fit(X, y), Xq, yq).mean()
+    by_hand = [
+        sklearn_loss(clone(model).fit(np.delete(X, i, 0), np.delete(y, i)), Xq, yq).mean() - base for i in check.rows
+    ]
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-6, atol=1e-12)
+    assert check.pearson > 0.99 and check.noise_floor < 1e-8
+
+
+def test_search_objects_are_refitted_with_their_best_parameters(issue_data):
+    from sklearn_influence._validation import _refittable
+
+    X, y, _, Xq, yq = issue_data
+    search = GridSearchCV(Ridge(), {"alpha": [0.01, 30.0]}, cv=3).fit(X, y)
+    template = _refittable(search)
+    assert isinstance(template, Ridge) and template.alpha == search.best_params_["alpha"]
+    assert not hasattr(template, "coef_")
+    frozen_last = make_pipeline(StandardScaler(), FrozenEstimator(Ridge(alpha=3.0).fit(X, y)))
+    template = _refittable(frozen_last)
+    assert isinstance(template[-1], Ridge) and template[-1].alpha == 3.0 and not hasattr(template[-1], "coef_")
+    try:
+        inf = InfluenceEstimator(GridSearchCV(Ridge(), {"alpha": [0.01, 30.0]}, cv=3)).fit(X, y)
+    except (TypeError, ValueError) as error:  # search objects arrive with the pipelines work (issue 10)
+        pytest.skip(f"InfluenceEstimator does not take search objects yet: {error}")
+    inf.set_params(estimator=Ridge(alpha=1e3))
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=4, n_random=0)
+    best = Ridge(alpha=search.best_params_["alpha"])
+    np.testing.assert_allclose(
+        check.actual, _squared_error_refits(best, X, y, Xq, yq, check.rows), rtol=1e-9, atol=1e-13
+    )
