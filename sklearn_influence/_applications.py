@@ -8,13 +8,12 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_array
 from sklearn.utils.validation import check_is_fitted
 
 from ._labels import labelled_ranking
 from ._progress import progress
-from ._validation import _check_fit_weights
+from ._validation import _check_fit_weights, _fitted_smoothing, _refittable
 
 _RANKINGS = ("self_influence", "training_loss")
 _SMALLEST_STEP = 1 / 16  # the attack gives up once its step has shrunk below this fraction of step_size
@@ -178,7 +177,7 @@ def _target_state(influence_estimator, X_target, y_target):
     query = influence_estimator._query(X_target, y_target)
     objective = influence_estimator._objective
     loss = objective.loss.loss(query.targets, query.raw).mean()
-    if not is_classifier(influence_estimator):
+    if not is_classifier(influence_estimator.estimator_):
         return Bunch(loss=loss, misclassified=np.nan, margins=None, slopes=None)
     misclassified = float(np.mean(influence_estimator.predict(X_target) != y_target))
     if not objective.closed_form or objective.n_outputs != 1:
@@ -236,7 +235,10 @@ def training_set_attack(
     ----------
     influence_estimator : InfluenceEstimator
         Fitted on ``X``, ``y`` (with ``sample_weight``). Its model must see ``X`` itself
-        (no pipeline transformers): the attack moves the features the model sees.
+        (no pipeline transformers): the attack moves the features the model sees. Each
+        step refits it with the model and settings it was fitted with (a
+        ``FrozenEstimator`` as a clone of the model it freezes); ``estimator`` set after
+        ``fit`` plays no part.
     X : array-like of shape (n_train, n_features)
         The training features (dense); not modified.
     y : array-like of shape (n_train,)
@@ -279,11 +281,7 @@ def training_set_attack(
         and was kept).
     """
     check_is_fitted(influence_estimator)
-    from ._estimator import _unwrap
-
-    if isinstance(influence_estimator.estimator, FrozenEstimator):
-        raise ValueError("training_set_attack refits clone(estimator), but a FrozenEstimator cannot be refitted.")
-    if _unwrap(influence_estimator.estimator_)[0] is not None:
+    if influence_estimator._prefix is not None:
         raise ValueError(
             "training_set_attack moves the features the final model sees, but the estimator is a pipeline "
             "with transformers: transform X yourself and wrap the final model."
@@ -297,11 +295,15 @@ def training_set_attack(
             f"got shape {X_start.shape}."
         )
     y_target = np.asarray(y_target)
-    if is_classifier(influence_estimator) and y_target.ndim == 2 and y_target.shape[1] == 1:
+    if is_classifier(influence_estimator.estimator_) and y_target.ndim == 2 and y_target.shape[1] == 1:
         y_target = y_target.ravel()
     epsilon, step_size = _check_attack_params(epsilon, step_size, max_steps, n_features)
     weights = _check_fit_weights(influence_estimator, y, sample_weight)
     fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+    # refits rebuilt from the fitted state: parameters set after fit play no part
+    template = clone(influence_estimator).set_params(
+        estimator=_refittable(influence_estimator.estimator_), smoothing=_fitted_smoothing(influence_estimator)
+    )
 
     def as_input(array):  # refits see what the caller gave: a DataFrame keeps its labels
         if hasattr(X, "columns"):
@@ -346,7 +348,7 @@ def training_set_attack(
         loss_changes = np.einsum("jic,ic->j", slopes, weights[rows, None] / n * change)
         candidate = X_attacked.copy()
         candidate[rows] = moved
-        refit = clone(influence_estimator).fit(as_input(candidate), y, **fit_params)
+        refit = clone(template).fit(as_input(candidate), y, **fit_params)
         candidate_state = _target_state(refit, X_target, y_target)
         n_steps += 1
         accepted = candidate_state.loss > state.loss

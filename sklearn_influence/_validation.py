@@ -41,6 +41,14 @@ def _refittable(fitted):
     return clone(fitted)
 
 
+def _fitted_smoothing(influence_estimator):
+    """The smooth hinge temperature the fitted objective uses (``None`` for other losses)."""
+    from ._losses import SmoothHingeMargin
+
+    margin = getattr(influence_estimator._objective.loss, "margin", None)
+    return margin.temperature if isinstance(margin, SmoothHingeMargin) else None
+
+
 def _check_fit_weights(influence_estimator, y, sample_weight):
     """The ``s_i`` of the fitted objective (``class_weight`` folded in), checked against ``sample_weight``.
 
@@ -214,7 +222,7 @@ def validate_leave_one_out(
 
     base = influence_estimator.loss(X_query, y_query).mean()
     masks = [np.arange(n) != i for i in rows] + [np.ones(n, dtype=bool)]
-    smoothing = influence_estimator.smoothing
+    smoothing = _fitted_smoothing(influence_estimator)
     jobs = (delayed(_refit_losses)(template, X, y, X_query, y_query, keep, weights, smoothing) for keep in masks)
     losses = Parallel(n_jobs=n_jobs)(progress(jobs, total=len(masks), description="refits", verbose=verbose))
     actual = np.array([loss.mean() - base for loss in losses[:-1]])

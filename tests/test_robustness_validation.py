@@ -12,6 +12,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from sklearn_influence import (
     InfluenceEstimator,
@@ -150,3 +151,35 @@ def test_search_objects_are_refitted_with_their_best_parameters(issue_data):
     np.testing.assert_allclose(
         check.actual, _squared_error_refits(best, X, y, Xq, yq, check.rows), rtol=1e-9, atol=1e-13
     )
+
+
+def test_smoothing_set_after_fit_changes_neither_validation_nor_attack(binary_data):
+    X, y, Xq, yq = binary_data
+    X, y = X[:150], y[:150]
+    svm = LinearSVC(loss="hinge", C=0.1, tol=1e-10, max_iter=200_000, random_state=0)
+    inf = InfluenceEstimator(svm, smoothing=0.1).fit(X, y)
+    inf.set_params(smoothing=0.5)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=3, n_random=0)
+
+    def smooth_hinge(model):  # τ log(1 + exp((1 − m)/τ)) at τ = 0.1, from the decision function
+        margin = np.where(yq == model.classes_[1], 1.0, -1.0) * model.decision_function(Xq)
+        return np.mean(0.1 * np.logaddexp(0.0, (1.0 - margin) / 0.1))
+
+    base = smooth_hinge(clone(svm).fit(X, y))
+    by_hand = [smooth_hinge(clone(svm).fit(np.delete(X, i, 0), np.delete(y, i))) - base for i in check.rows]
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-5, atol=1e-9)
+
+
+def test_attack_refits_the_fitted_model_and_keeps_classifier_semantics(binary_data):
+    X, y, Xt, yt = binary_data
+    X, y = X[:150], y[:150]
+    model = tight_logistic(C=0.5)
+    inf = InfluenceEstimator(model).fit(X, y)
+    inf.set_params(estimator=Ridge())  # before the fix: Ridge refits, and the targets scored as a regressor's
+    result = training_set_attack(inf, X, y, Xt[:1], yt[:1], epsilon=0.5, indices=[0, 1, 2], max_steps=1)
+    assert result.history["accepted"].tolist() == [True, True]  # the step was kept: result.estimator is its refit
+    refit = clone(model).fit(result.X, y)
+    np.testing.assert_allclose(result.estimator.predict_proba(Xt), refit.predict_proba(Xt), rtol=1e-7)
+    assert result.history["target_loss"][-1] == pytest.approx(sklearn_loss(refit, Xt[:1], yt[:1])[0], rel=1e-7)
+    misclassified = [float(m.predict(Xt[:1])[0] != yt[0]) for m in (inf, refit)]
+    assert result.history["misclassified"].tolist() == misclassified  # NaN before: scored as a regressor
