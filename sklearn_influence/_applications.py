@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._labels import labelled_ranking
 from ._progress import progress
-from ._validation import _check_fit_weights, _fitted_smoothing, _refittable
+from ._validation import _check_fit_weights, _fitted_smoothing, _refittable, _training_rows_input
 
 _RANKINGS = ("self_influence", "training_loss")
 _SMALLEST_STEP = 1 / 16  # the attack gives up once its step has shrunk below this fraction of step_size
@@ -121,6 +121,12 @@ def mislabel_detection_curve(ranking, is_mislabeled, fractions):
         raise ValueError(
             "ranking and is_mislabeled must be 1-d and of the same length; got shapes "
             f"{ranking.shape} and {is_mislabeled.shape}."
+        )
+    if ranking.size and not np.issubdtype(ranking.dtype, np.integer):
+        raise ValueError(
+            f"ranking must hold integer training positions (a permutation of 0, ..., {ranking.size - 1}, as "
+            f"rank_mislabel_candidates returns); got an array of dtype {ranking.dtype}. Rank scores first, "
+            "e.g. np.argsort(-scores)."
         )
     if not np.array_equal(np.sort(ranking), np.arange(ranking.size)):
         raise ValueError("ranking must be a permutation of the training positions 0, ..., n_train - 1.")
@@ -298,7 +304,7 @@ def training_set_attack(
     if is_classifier(influence_estimator.estimator_) and y_target.ndim == 2 and y_target.shape[1] == 1:
         y_target = y_target.ravel()
     epsilon, step_size = _check_attack_params(epsilon, step_size, max_steps, n_features)
-    weights = _check_fit_weights(influence_estimator, y, sample_weight)
+    weights = _check_fit_weights(influence_estimator, _training_rows_input(y, "y", n), sample_weight)
     fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
     # refits rebuilt from the fitted state: parameters set after fit play no part
     template = clone(influence_estimator).set_params(

@@ -45,9 +45,16 @@ class LeaveOneOutDisplay:
     """
 
     def __init__(self, *, predicted, actual, pearson=None, noise_floor=0.0):
-        self.predicted = np.asarray(predicted)
-        self.actual = np.asarray(actual)
-        self.pearson = float(np.corrcoef(predicted, actual)[0, 1]) if pearson is None else pearson
+        self.predicted = np.asarray(predicted, dtype=float)
+        self.actual = np.asarray(actual, dtype=float)
+        if self.predicted.ndim != 1 or self.predicted.shape != self.actual.shape or self.predicted.size == 0:
+            raise ValueError(
+                "predicted and actual must be non-empty 1-d arrays of the same length, one change per removed "
+                f"row; got predicted of shape {self.predicted.shape} and actual of shape {self.actual.shape}."
+            )
+        if self.predicted.size < 2 and pearson is None:
+            pearson = np.nan  # a correlation needs two points
+        self.pearson = float(np.corrcoef(self.predicted, self.actual)[0, 1]) if pearson is None else pearson
         self.noise_floor = noise_floor
 
     @classmethod
@@ -63,7 +70,8 @@ class LeaveOneOutDisplay:
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when ``None``.
         **validate_params : dict
-            ``n_top``, ``n_random``, ``method``, ``random_state``, ``n_jobs``, ``verbose``.
+            ``n_top``, ``n_random``, ``method``, ``random_state``, ``sample_weight``,
+            ``n_jobs``, ``verbose``.
 
         Returns
         -------
@@ -105,6 +113,10 @@ class LeaveOneOutDisplay:
         )
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+def _num_images(images):
+    return len(images) if hasattr(images, "__len__") else 0
 
 
 def _pyplot():
@@ -210,6 +222,12 @@ class TopInfluencesDisplay:
         if n_queries != 1:
             raise ValueError(f"X_query must hold exactly one query row; got {n_queries} rows.")
         top = influence_estimator.top_influences(X_query, y_query, k=k)
+        n_train = influence_estimator._design.n_samples
+        if images is not None and _num_images(images) != n_train:
+            raise ValueError(
+                f"images must hold one image per training row, in training order ({n_train} images); got "
+                f"{_num_images(images)}."
+            )
         labels = influence_estimator.training_index_
         display = cls(
             helpful_indices=top.helpful_indices[0],
@@ -267,6 +285,12 @@ class TopInfluencesDisplay:
     def _plot_images(self, plt, axes, kwargs):
         if self.images is None:
             raise ValueError("kind='images' needs the training images: pass images= to the display.")
+        needed = 1 + int(max(np.max(self.helpful_indices, initial=-1), np.max(self.harmful_indices, initial=-1)))
+        if _num_images(self.images) < needed:
+            raise ValueError(
+                f"images must hold one image per training row, indexed by training position; the rows shown go up "
+                f"to position {needed - 1}, but images holds {_num_images(self.images)}."
+            )
         k = max(self.helpful_indices.size, self.harmful_indices.size)
         if axes is None:
             _, axes = plt.subplots(2, k + 1, figsize=(1.6 * (k + 1), 3.6))

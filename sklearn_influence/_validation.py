@@ -7,13 +7,14 @@ refittable model rebuilt from the fitted state, and the sample weights checked a
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.stats import spearmanr
 from sklearn.base import clone, is_classifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from ._labels import plain_results
 from ._progress import progress
@@ -94,6 +95,24 @@ def _check_fit_weights(influence_estimator, y, sample_weight):
     return fitted
 
 
+def _training_rows_input(values, name, n_train):
+    """``X`` or ``y`` as given, checked to hold one entry per training row; lists become arrays."""
+    if not (hasattr(values, "iloc") or sp.issparse(values) or isinstance(values, np.ndarray)):
+        try:
+            values = np.asarray(values)
+        except ValueError as error:  # a ragged list
+            raise ValueError(f"{name} must be array-like with one entry per training row; {error}") from None
+    if values.ndim == 0:
+        raise ValueError(f"{name} must be array-like with one entry per training row; got {name}={values!r}.")
+    n_rows = _num_samples(values)
+    if n_rows != n_train:
+        raise ValueError(
+            f"{name} must be the training data the estimator was fitted on, with {n_train} rows; got {n_rows} "
+            f"rows ({name} of shape {values.shape}). Pass the same {name} as to fit."
+        )
+    return values
+
+
 def _refit_losses(template, X, y, X_query, y_query, keep, weights, smoothing):
     """Per-sample query losses of ``clone(template)`` refitted on the rows ``keep``.
 
@@ -159,8 +178,10 @@ def validate_leave_one_out(
     ----------
     influence_estimator : InfluenceEstimator
         Fitted on ``X``, ``y`` (with ``sample_weight``).
-    X, y : array-like
+    X : {array-like, sparse matrix, DataFrame} of shape (n_train, n_features)
         The training data it was fitted on.
+    y : array-like of shape (n_train,) or (n_train, n_outputs)
+        The training targets it was fitted on.
     X_query, y_query : array-like
         Query points and their labels.
     n_top : int, default=20
@@ -203,11 +224,13 @@ def validate_leave_one_out(
     """
     check_is_fitted(influence_estimator)
     for name, value in (("n_top", n_top), ("n_random", n_random)):
-        if not isinstance(value, numbers.Integral) or value < 0:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}.")
     if n_top + n_random == 0:
         raise ValueError("n_top + n_random must be at least 1.")
     n = influence_estimator._design.n_samples
+    X = _training_rows_input(X, "X", n)
+    y = _training_rows_input(y, "y", n)
     _check_fit_weights(influence_estimator, y, sample_weight)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
 

@@ -16,6 +16,9 @@ from sklearn.svm import LinearSVC
 
 from sklearn_influence import (
     InfluenceEstimator,
+    LeaveOneOutDisplay,
+    TopInfluencesDisplay,
+    mislabel_detection_curve,
     training_set_attack,
     validate_leave_one_out,
 )
@@ -183,3 +186,58 @@ def test_attack_refits_the_fitted_model_and_keeps_classifier_semantics(binary_da
     assert result.history["target_loss"][-1] == pytest.approx(sklearn_loss(refit, Xt[:1], yt[:1])[0], rel=1e-7)
     misclassified = [float(m.predict(Xt[:1])[0] != yt[0]) for m in (inf, refit)]
     assert result.history["misclassified"].tolist() == misclassified  # NaN before: scored as a regressor
+
+
+# --- crashes turned into clear errors -------------------------------------------------------------
+
+
+def test_training_data_of_the_wrong_kind_or_size(issue_data):
+    X, y, _, Xq, yq = issue_data
+    inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    as_arrays = validate_leave_one_out(inf, X, y, Xq, yq, n_top=3, n_random=0)
+    as_lists = validate_leave_one_out(inf, X.tolist(), y.tolist(), Xq, yq, n_top=3, n_random=0)  # crashed before
+    np.testing.assert_array_equal(as_lists.rows, as_arrays.rows)
+    np.testing.assert_allclose(as_lists.actual, as_arrays.actual)
+    with pytest.raises(ValueError, match=r"X must be the training data .* with 60 rows; got 50 rows"):
+        validate_leave_one_out(inf, X[:50], y, Xq, yq)
+    with pytest.raises(ValueError, match=r"y must be the training data .* with 60 rows; got 59 rows"):
+        validate_leave_one_out(inf, X, y[:59], Xq, yq)
+    with pytest.raises(ValueError, match="X must be array-like with one entry per training row"):
+        validate_leave_one_out(inf, [[1.0, 2.0], [3.0]] * 30, y, Xq, yq)
+    with pytest.raises(ValueError, match="n_top must be a non-negative integer; got n_top=True"):
+        validate_leave_one_out(inf, X, y, Xq, yq, n_top=True)
+    with pytest.raises(ValueError, match="method must be one of"):
+        validate_leave_one_out(inf, X, y, Xq, yq, method="exact")
+
+
+def test_detection_curve_refuses_a_float_ranking():
+    with pytest.raises(ValueError, match="ranking must hold integer training positions.*float64"):
+        mislabel_detection_curve([3.0, 0.0, 4.0, 1.0, 2.0], [False, True, False, True, False], [0.2])
+
+
+def test_displays_refuse_inconsistent_inputs(binary_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match=r"same length.*predicted of shape \(3,\) and actual of shape \(2,\)"):
+        LeaveOneOutDisplay(predicted=[1.0, 2.0, 3.0], actual=[1.0, 2.0])
+    with pytest.raises(ValueError, match="non-empty 1-d arrays"):
+        LeaveOneOutDisplay(predicted=[[1.0, 2.0]], actual=[[1.0, 2.0]])
+
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    images = X.reshape(len(X), 2, 4)
+    with pytest.raises(ValueError, match=r"one image per training row, in training order \(400 images\); got 100"):
+        TopInfluencesDisplay.from_estimator(inf, Xq[:1], yq[:1], k=2, images=images[:100], kind="images")
+    display = TopInfluencesDisplay(
+        helpful_indices=[5, 350],
+        helpful_values=[-2.0, -1.0],
+        harmful_indices=[7],
+        harmful_values=[1.0],
+        images=images[:100],
+    )
+    with pytest.raises(ValueError, match="rows shown go up to position 350, but images holds 100"):
+        display.plot(kind="images")
+    plt.close("all")
