@@ -10,14 +10,17 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.stats import spearmanr
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, column_or_1d
 
 from ._labels import plain_results
 from ._progress import progress
+
+_PREPROCESSING = ("refit", "fixed")
 
 
 def _refittable(fitted):
@@ -42,12 +45,34 @@ def _refittable(fitted):
     return clone(fitted)
 
 
+def _weight_parameter(estimator):
+    """Name under which ``fit`` passes sample weights, as ``InfluenceEstimator.fit`` routes them.
+
+    A ``Pipeline`` without metadata routing takes ``<last step>__sample_weight`` (nested
+    pipelines: the path to the final model); otherwise ``sample_weight``.
+    """
+    if isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
+        name, last = estimator.steps[-1]
+        return f"{name}__{_weight_parameter(last)}"
+    return "sample_weight"
+
+
 def _fitted_smoothing(influence_estimator):
     """The smooth hinge temperature the fitted objective uses (``None`` for other losses)."""
     from ._losses import SmoothHingeMargin
 
     margin = getattr(influence_estimator._objective.loss, "margin", None)
     return margin.temperature if isinstance(margin, SmoothHingeMargin) else None
+
+
+def _fitted_preprocessing(influence_estimator):
+    """``"refit"`` or ``"fixed"``: the pipeline semantics the estimator was fitted with."""
+    value = getattr(influence_estimator, "preprocessing_", None)
+    if value is None:
+        value = getattr(influence_estimator, "preprocessing", "refit")
+    if value not in _PREPROCESSING:
+        raise ValueError(f"preprocessing must be one of {_PREPROCESSING}; got preprocessing={value!r}.")
+    return value
 
 
 def _check_fit_weights(influence_estimator, y, sample_weight):
@@ -113,27 +138,35 @@ def _training_rows_input(values, name, n_train):
     return values
 
 
-def _refit_losses(template, X, y, X_query, y_query, keep, weights, smoothing):
+def _take(values, rows):
+    return values.iloc[rows] if hasattr(values, "iloc") else values[rows]
+
+
+def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query, y_query, keep):
     """Per-sample query losses of ``clone(template)`` refitted on the rows ``keep``.
 
     The loss is the one the influence estimator uses (its smoothing included), read from
-    the refitted model's decoded objective: no Hessian is formed for a refit.
+    the refitted model's decoded objective: no Hessian is formed for a refit. The queries
+    go through the refitted model's own transformers (none when ``template`` is the final
+    model of fixed features, and ``X_query`` is already transformed).
     """
     from ._decoding import objective_from_estimator
     from ._estimator import _unwrap
 
     rows = np.flatnonzero(keep)
-    X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-    y_rows = y.iloc[rows] if hasattr(y, "iloc") else np.asarray(y)[rows]
-    weights = None if weights is None else weights[rows]
-    refit = clone(template)
-    refit.fit(X_rows, y_rows, **({} if weights is None else {"sample_weight": weights}))
+    y_rows = _take(y, rows)
+    fit_params = {} if weights is None else {weight_parameter: weights[rows]}
+    refit = clone(template).fit(_take(X, rows), y_rows, **fit_params)
     prefix, model = _unwrap(refit)
+    y_rows = column_or_1d(y_rows) if is_classifier(model) else np.asarray(y_rows)
     objective, _ = objective_from_estimator(
-        model, np.asarray(y_rows), np.ones(len(rows)) if weights is None else weights, smoothing
+        model, y_rows, np.ones(rows.size) if weights is None else weights[rows], smoothing
     )
     Xq = check_array(X_query if prefix is None else prefix.transform(X_query), accept_sparse="csr", dtype=np.float64)
-    targets = objective.encode(np.asarray(y_query))
+    y_query = np.asarray(y_query)
+    if objective.classes is not None and y_query.ndim == 2 and y_query.shape[1] == 1:
+        y_query = y_query.ravel()
+    targets = objective.encode(y_query)
     return objective.loss.loss(targets, objective.raw(objective.design(Xq, targets)))
 
 
@@ -169,17 +202,26 @@ def validate_leave_one_out(
     raises the query loss.
 
     The refit is the one the estimator's quantities describe, rebuilt from its fitted
-    state (``estimator_``; parameters set after ``fit`` play no part): a clone of the
-    fitted model (of the whole pipeline, for a pipeline). A ``FrozenEstimator`` is
-    refitted as a clone of the model it freezes, a search object (``GridSearchCV``, ...)
-    as a clone of its ``best_estimator_`` (the best hyper-parameters, no new search).
+    state (``estimator_``; parameters set after ``fit`` play no part):
+
+    - a plain model: a clone of the fitted model; a ``FrozenEstimator`` is refitted as a
+      clone of the model it freezes, a search object (``GridSearchCV``, ...) as a clone of
+      its ``best_estimator_`` (the best hyper-parameters, no new search);
+    - a pipeline under ``preprocessing="refit"``: a clone of the **whole** pipeline on
+      ``X`` without row ``i`` (the transformers' statistics move too);
+    - a pipeline under ``preprocessing="fixed"``: a clone of the last step on the fixed
+      features ``prefix.transform(X)`` without row ``i``, the queries transformed by the
+      same fitted transformers.
+
+    Sample weights reach the refit the way ``fit`` passed them (``<last step>__sample_weight``
+    for a pipeline unless metadata routing is enabled).
 
     Parameters
     ----------
     influence_estimator : InfluenceEstimator
         Fitted on ``X``, ``y`` (with ``sample_weight``).
     X : {array-like, sparse matrix, DataFrame} of shape (n_train, n_features)
-        The training data it was fitted on.
+        The training data it was fitted on (raw columns for a pipeline).
     y : array-like of shape (n_train,) or (n_train, n_outputs)
         The training targets it was fitted on.
     X_query, y_query : array-like
@@ -235,6 +277,15 @@ def validate_leave_one_out(
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
     template = _refittable(influence_estimator.estimator_)
+    prefix = influence_estimator._prefix
+    if prefix is not None and _fitted_preprocessing(influence_estimator) == "fixed":
+        from ._estimator import _unwrap
+
+        template = _unwrap(template)[1]  # the final model, refitted on the fixed features
+        X, X_refit_query = prefix.transform(X), prefix.transform(X_query)
+    else:
+        X_refit_query = X_query
+    weight_parameter = _weight_parameter(template)
 
     predicted_all = influence_estimator.leave_one_out(X_query, y_query, method=method).mean(axis=0)
     top = np.argsort(-np.abs(predicted_all))[: min(n_top, n)]
@@ -246,7 +297,10 @@ def validate_leave_one_out(
     base = influence_estimator.loss(X_query, y_query).mean()
     masks = [np.arange(n) != i for i in rows] + [np.ones(n, dtype=bool)]
     smoothing = _fitted_smoothing(influence_estimator)
-    jobs = (delayed(_refit_losses)(template, X, y, X_query, y_query, keep, weights, smoothing) for keep in masks)
+    jobs = (
+        delayed(_refit_losses)(template, X, y, weights, weight_parameter, smoothing, X_refit_query, y_query, keep)
+        for keep in masks
+    )
     losses = Parallel(n_jobs=n_jobs)(progress(jobs, total=len(masks), description="refits", verbose=verbose))
     actual = np.array([loss.mean() - base for loss in losses[:-1]])
     noise_floor = abs(losses[-1].mean() - base)

@@ -3,14 +3,18 @@
 Every "actual" number is checked against refits written out here with scikit-learn alone.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import sklearn_loss, tight_logistic
+from sklearn import config_context
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
@@ -186,6 +190,93 @@ def test_attack_refits_the_fitted_model_and_keeps_classifier_semantics(binary_da
     assert result.history["target_loss"][-1] == pytest.approx(sklearn_loss(refit, Xt[:1], yt[:1])[0], rel=1e-7)
     misclassified = [float(m.predict(Xt[:1])[0] != yt[0]) for m in (inf, refit)]
     assert result.history["misclassified"].tolist() == misclassified  # NaN before: scored as a regressor
+
+
+# --- issue 10: the refit the semantics promise, weights routed as fit routes them ----------------
+
+
+def _influence(estimator, preprocessing):
+    """``InfluenceEstimator(estimator, preprocessing=...)``, or the attribute while the parameter is not there."""
+    if "preprocessing" in InfluenceEstimator._get_param_names():
+        return InfluenceEstimator(estimator, preprocessing=preprocessing)
+    inf = InfluenceEstimator(estimator)
+    inf.preprocessing = preprocessing  # the attribute validate_leave_one_out reads
+    return inf
+
+
+@pytest.fixture(scope="module")
+def pipeline_data():
+    """Unscaled columns (means and scales far from 0 and 1) so that refitting the scaler matters."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 3)) * [1.0, 5.0, 0.2] + [10.0, -3.0, 1.0]
+    X[0] = [16.0, 12.0, 1.8]  # a row that moves the scaler's statistics
+    y = (X - [10.0, -3.0, 1.0]) @ [1.0, 0.2, 3.0] + 0.3 * rng.standard_normal(30)
+    Xq = rng.standard_normal((5, 3)) * [1.0, 5.0, 0.2] + [10.0, -3.0, 1.0]
+    return X, y, Xq, (Xq - [10.0, -3.0, 1.0]) @ [1.0, 0.2, 3.0], rng.uniform(0.5, 2.0, 30)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_refit_semantics_refit_the_whole_pipeline(pipeline_data, weighted):
+    X, y, Xq, yq, w = pipeline_data
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    weight = w if weighted else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = _influence(pipe, "refit").fit(X, y, sample_weight=weight)
+    # before the fix a weighted pipeline crashed ("Pipeline.fit does not accept the sample_weight parameter")
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=4, n_random=3, random_state=0, sample_weight=weight)
+    route = (lambda keep: {"ridge__sample_weight": w[keep]}) if weighted else (lambda keep: {})
+    np.testing.assert_allclose(
+        check.actual, _squared_error_refits(pipe, X, y, Xq, yq, check.rows, route), rtol=1e-9, atol=1e-13
+    )
+    assert check.noise_floor < 1e-12
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fixed_semantics_refit_the_last_step_on_the_fixed_features(pipeline_data, weighted):
+    X, y, Xq, yq, w = pipeline_data
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    weight = w if weighted else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = _influence(pipe, "fixed").fit(X, y, sample_weight=weight)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=4, n_random=3, random_state=0, sample_weight=weight)
+    scaler = StandardScaler().fit(X)  # fitted once, on every row: part of the data
+    Z, Zq = scaler.transform(X), scaler.transform(Xq)
+    route = (lambda keep: {"sample_weight": w[keep]}) if weighted else (lambda keep: {})
+    fixed = _squared_error_refits(Ridge(alpha=1.0), Z, y, Zq, yq, check.rows, route)
+    np.testing.assert_allclose(check.actual, fixed, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(check.predicted, check.actual, rtol=1e-8, atol=1e-13)  # exact for ridge
+    whole = _squared_error_refits(
+        pipe, X, y, Xq, yq, check.rows, (lambda keep: {"ridge__sample_weight": w[keep]}) if weighted else route
+    )
+    assert np.max(np.abs(whole - fixed)) > 1e-3 * np.max(np.abs(fixed))  # the two questions differ here
+
+
+def test_weights_reach_a_pipeline_through_metadata_routing(pipeline_data):
+    X, y, Xq, yq, w = pipeline_data
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False), Ridge(alpha=1.0).set_fit_request(sample_weight=True)
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            inf = _influence(pipe, "refit").fit(X, y, sample_weight=w)
+        check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=3, n_random=0, sample_weight=w)
+        by_hand = _squared_error_refits(pipe, X, y, Xq, yq, check.rows, lambda keep: {"sample_weight": w[keep]})
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-9, atol=1e-13)
+
+
+def test_nested_pipelines_refit_whole(pipeline_data):
+    X, y, Xq, yq, _ = pipeline_data
+    pipe = Pipeline([("prep", make_pipeline(StandardScaler())), ("model", make_pipeline(Ridge(alpha=1.0)))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = _influence(pipe, "refit").fit(X, y)
+    check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=3, n_random=0)
+    np.testing.assert_allclose(
+        check.actual, _squared_error_refits(pipe, X, y, Xq, yq, check.rows), rtol=1e-9, atol=1e-13
+    )
 
 
 # --- crashes turned into clear errors -------------------------------------------------------------
