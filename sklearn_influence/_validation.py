@@ -20,6 +20,7 @@ from sklearn.utils.validation import _num_samples, check_array, check_is_fitted,
 from ._labels import plain_results
 from ._progress import progress
 
+_METHODS = ("auto", "influence", "newton")
 _PREPROCESSING = ("refit", "fixed")
 
 
@@ -180,7 +181,7 @@ def validate_leave_one_out(
     *,
     n_top=20,
     n_random=10,
-    method="newton",
+    method="auto",
     random_state=None,
     sample_weight=None,
     n_jobs=None,
@@ -230,8 +231,10 @@ def validate_leave_one_out(
         Rows with the largest predicted ``|Δ|``.
     n_random : int, default=10
         Further rows drawn at random from the rest.
-    method : {"influence", "newton"}, default="newton"
-        The approximation validated.
+    method : {"auto", "influence", "newton"}, default="auto"
+        The approximation validated. ``"auto"`` is ``"newton"`` where it is available
+        (models whose per-row loss Hessian is in closed form: the linear models and GLMs)
+        and ``"influence"`` otherwise (MLPs, :class:`AutogradModel`).
     random_state : int, RandomState instance or None, default=None
         Seed of the random rows.
     sample_weight : array-like of shape (n_train,), default=None
@@ -249,7 +252,7 @@ def validate_leave_one_out(
     result : :class:`~sklearn.utils.Bunch`
         ``rows`` (training positions), ``predicted`` and ``actual`` (Δ of each row),
         ``pearson``, ``spearman``, ``slope`` (least squares of actual on predicted, through
-        the origin) and ``noise_floor``.
+        the origin), ``noise_floor`` and ``method`` (the approximation used).
 
     Examples
     --------
@@ -261,8 +264,8 @@ def validate_leave_one_out(
     >>> X = scale(X)[:, :5]
     >>> inf = InfluenceEstimator(LogisticRegression(tol=1e-10)).fit(X[:300], y[:300])
     >>> check = validate_leave_one_out(inf, X[:300], y[:300], X[300:350], y[300:350], random_state=0)
-    >>> bool(check.pearson > 0.99)
-    True
+    >>> check.method, bool(check.pearson > 0.99)
+    ('newton', True)
     """
     check_is_fitted(influence_estimator)
     for name, value in (("n_top", n_top), ("n_random", n_random)):
@@ -270,6 +273,10 @@ def validate_leave_one_out(
             raise ValueError(f"{name} must be a non-negative integer; got {name}={value!r}.")
     if n_top + n_random == 0:
         raise ValueError("n_top + n_random must be at least 1.")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
+    if method == "auto":
+        method = "newton" if influence_estimator._objective.closed_form else "influence"
     n = influence_estimator._design.n_samples
     X = _training_rows_input(X, "X", n)
     y = _training_rows_input(y, "y", n)
@@ -316,4 +323,5 @@ def validate_leave_one_out(
         spearman=spearman,
         slope=slope,
         noise_floor=noise_floor,
+        method=method,
     )

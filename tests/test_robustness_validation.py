@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -277,6 +278,38 @@ def test_nested_pipelines_refit_whole(pipeline_data):
     np.testing.assert_allclose(
         check.actual, _squared_error_refits(pipe, X, y, Xq, yq, check.rows), rtol=1e-9, atol=1e-13
     )
+
+
+# --- the default method works for every model ---------------------------------------------------
+
+
+def test_default_method_is_newton_where_available_and_influence_for_an_mlp(issue_data):
+    X, y, _, Xq, yq = issue_data
+    ridge = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+    check = validate_leave_one_out(ridge, X, y, Xq, yq, n_top=3, n_random=0)
+    assert check.method == "newton"
+    np.testing.assert_allclose(check.predicted, ridge.leave_one_out(Xq, yq, method="newton").mean(0)[check.rows])
+
+    X, y, Xq = X[:40, :3], np.tanh(X[:40, :3] @ [1.0, -0.5, 0.3]), Xq[:, :3]
+    yq = np.tanh(Xq @ [1.0, -0.5, 0.3])
+    mlp = MLPRegressor(
+        hidden_layer_sizes=(3,), activation="tanh", alpha=1.0, solver="lbfgs", tol=1e-12, max_iter=5000, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = InfluenceEstimator(mlp, damping=1e-3).fit(X, y)
+        with pytest.raises(ValueError, match="method='newton' needs"):  # the old default
+            validate_leave_one_out(inf, X, y, Xq, yq, method="newton")
+        check = validate_leave_one_out(inf, X, y, Xq, yq, n_top=3, n_random=1, random_state=0)
+        base = np.mean(0.5 * (yq - clone(mlp).fit(X, y).predict(Xq)) ** 2)  # the MLP's halved squared error
+        by_hand = [
+            np.mean(0.5 * (yq - clone(mlp).fit(np.delete(X, i, 0), np.delete(y, i)).predict(Xq)) ** 2) - base
+            for i in check.rows
+        ]
+    assert check.method == "influence"
+    np.testing.assert_allclose(check.predicted, inf.leave_one_out(Xq, yq, method="influence").mean(0)[check.rows])
+    np.testing.assert_allclose(check.actual, by_hand, rtol=1e-6, atol=1e-12)
+    assert check.pearson > 0.9
 
 
 # --- crashes turned into clear errors -------------------------------------------------------------
