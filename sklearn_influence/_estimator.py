@@ -370,6 +370,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 objective.separable,
                 damping=self.damping,
                 intercept=getattr(objective, "fit_intercept", False),
+                n_rows=int(np.count_nonzero(self._weights)),
+                convex=objective.closed_form or None,
             )
         return CGSolver(
             functools.partial(objective.hessian_product, design, curvature, damping=self.damping),

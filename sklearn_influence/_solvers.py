@@ -105,6 +105,12 @@ class ExactSolver(_Solver):
     intercept : bool, default=False
         Whether the last column of every output is an intercept (used to tell a feature
         that is nearly collinear with the intercept from other singular cases).
+    n_rows : int, default=None
+        Training rows with a non-zero weight (used to diagnose too few rows).
+    convex : bool, default=None
+        Whether the model's objective is convex (a linear model with a convex loss).
+        ``False`` or ``None``: a Hessian with a negative eigenvalue is reported as the
+        fitted parameters of a non-convex model (e.g. a neural network) needing damping.
 
     Attributes
     ----------
@@ -115,13 +121,16 @@ class ExactSolver(_Solver):
     ------
     ValueError
         If ``H`` is not positive definite, or ``E`` is singular to working precision
-        (``rcond < SINGULAR_RCOND``); the message names the likely cause (a feature nearly
-        constant against the intercept, collinear features) and its remedy.
+        (``rcond < SINGULAR_RCOND``); the message names the likely cause (too few rows,
+        zero weights, a feature nearly constant against the intercept, collinear features,
+        a non-convex model) and its remedy.
     """
 
-    def __init__(self, hessian, n_outputs, n_columns, separable, damping=0.0, *, intercept=False):
+    def __init__(
+        self, hessian, n_outputs, n_columns, separable, damping=0.0, *, intercept=False, n_rows=None, convex=None
+    ):
         super().__init__(n_outputs, n_columns, separable)
-        self.damping, self.intercept = damping, intercept
+        self.damping, self.intercept, self.n_rows, self.convex = damping, intercept, n_rows, convex
         hessian = np.asarray(hessian, dtype=float)
         if not np.all(np.isfinite(hessian)):
             raise ValueError(
@@ -150,16 +159,48 @@ class ExactSolver(_Solver):
 
     # --- diagnosis of a singular or indefinite Hessian -----------------------------
     def _not_positive_definite(self, hessian):
-        smallest = eigvalsh(hessian, subset_by_index=[0, 0])[0] - self.damping
+        values = eigvalsh(hessian)
+        smallest, largest = values[0], max(values[-1], 0.0)
+        own = smallest - self.damping  # of the Hessian without damping
+        # a convex objective's Hessian is PSD: a negative eigenvalue beyond rounding means non-convexity
+        if smallest >= -1e3 * np.finfo(float).eps * hessian.shape[0] * largest:
+            return (
+                "The Hessian of the training objective is singular: it is not positive definite to working "
+                f"precision (smallest eigenvalue {own:.3g}, largest {largest - self.damping:.3g}, "
+                f"damping={self.damping:g}). {self._singular_cause(hessian)}"
+            )
+        needed = f"damping > {-own:.3g} (e.g. damping={max(2 * -own, 1e-8):.2g})"
+        if self.convex:
+            advice = (
+                "the objective is not convex at the fitted parameters (its loss is not convex everywhere, or the "
+                f"fit stopped far from its minimum). Set {needed} to make the Hessian invertible, or fit further."
+            )
+        else:
+            advice = (
+                "the fitted parameters are not a minimum of a convex objective. A non-convex model (a neural "
+                f"network) needs {needed}; a model stopped far from a minimum should also be fitted further."
+            )
         return (
-            f"The Hessian plus damping·I is not positive definite: the Hessian's smallest eigenvalue is "
-            f"{smallest:.3g} and damping={self.damping:g}. A non-convex model (a neural network) needs "
-            f"damping > {-smallest:.3g} (e.g. damping={max(2 * -smallest, 1e-8):.2g}); a convex one is "
-            f"singular here. {_SINGULAR_REMEDY}"
+            f"The Hessian plus damping·I is not positive definite: the Hessian's smallest eigenvalue is {own:.3g} "
+            f"and damping={self.damping:g}: {advice}"
         )
 
     def _singular_cause(self, hessian):
         """The likely reason for a singular Hessian, with its remedy."""
+        n_params = self.n_columns
+        if self.n_rows == 0:
+            return (
+                "All sample weights are zero, so the objective has no data term: influence is undefined. Pass a "
+                "sample_weight with positive entries for the rows the model was fitted on."
+            )
+        if self.n_rows is not None and self.n_rows < n_params:
+            per_output = "" if self.n_outputs == 1 else " per output"
+            return (
+                f"There are too few rows: {self.n_rows} training rows with a non-zero weight for {n_params} "
+                f"parameters{per_output}, so the data determine at most {self.n_rows} directions. Use at least "
+                f"{n_params} rows, a penalty on every coefficient (alpha > 0, a finite C), or damping > 0 in "
+                "InfluenceEstimator."
+            )
         if self.intercept and self._centred_is_regular(hessian):
             return (
                 "A feature is nearly constant compared with its mean (e.g. values like 1e6 ± 1), so it is almost "

@@ -16,6 +16,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
+from sklearn_influence._solvers import ExactSolver
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,36 @@ def test_feature_nearly_constant_against_its_mean_is_told_to_centre(issue_data):
     Xu[:, 0] = 1e7 + X[:, 0]  # mean/spread 1e7: collinear with the intercept to ~1e-14
     with pytest.raises(ValueError, match="Centre the features"):
         InfluenceEstimator(LinearRegression()).fit(Xu, y)
+
+
+# --- item 4: a singular Hessian's message names its cause ----------------------------------
+
+
+def test_too_few_rows_are_named_not_a_neural_network(issue_data):
+    X, y, _, _, _, _ = issue_data
+    with pytest.raises(ValueError, match="too few rows: 2 training rows with a non-zero weight for 5 parameters") as e:
+        InfluenceEstimator(LinearRegression()).fit(X[:2], y[:2])
+    assert "neural network" not in str(e.value)
+    weights = np.r_[np.ones(3), np.zeros(len(y) - 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 rows fitted exactly: no typical gradient
+        with pytest.raises(ValueError, match="too few rows: 3 training rows") as e:
+            InfluenceEstimator(LinearRegression(), solver="exact").fit(X, y, sample_weight=weights)
+    assert "neural network" not in str(e.value)
+
+
+def test_all_zero_weights_are_named():
+    """No data term: only the penalty (here none on the intercept) is left in H."""
+    penalty_only = np.diag([2.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="All sample weights are zero") as e:
+        ExactSolver(penalty_only, 1, 3, True, intercept=True, n_rows=0, convex=True)
+    assert "neural network" not in str(e.value)
+
+
+def test_negative_curvature_blames_neural_networks_only_for_non_convex_models():
+    indefinite = np.diag([2.0, 1.0, -0.5])
+    with pytest.raises(ValueError, match=r"smallest eigenvalue is -0.5.*not convex at the fitted") as e:
+        ExactSolver(indefinite, 1, 3, True, convex=True)
+    assert "neural network" not in str(e.value) and "damping > 0.5" in str(e.value)
+    with pytest.raises(ValueError, match=r"neural network\) needs damping > 0.5"):
+        ExactSolver(indefinite, 1, 3, True)
