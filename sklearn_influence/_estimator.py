@@ -336,6 +336,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self._prefix, self._objective, self._design = prefix, objective, design
         self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
         self._curvature = curvature
+        self._damping = self.damping  # what H was built with: query methods read this, never self.damping
         self.params_ = public_params(model)
         self._check_stationarity(objective.gradient(design, targets, weights, residuals))
         if getattr(objective, "trained_on_hinge", False):
