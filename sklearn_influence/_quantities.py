@@ -535,7 +535,11 @@ class InfluenceQuantitiesMixin:
         - ``method="newton"``: one Newton step on the objective without row ``i``,
           ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i`` (Sherman–Morrison/Woodbury, no
           refactorisation), and the query loss evaluated exactly at the new parameters.
-          Exact for least squares.
+          Exact for least squares. The step is the difference of the Newton steps with and
+          without row ``i`` from ``θ̂``, so what the fit left of the gradient ``∇O(θ̂)`` cancels
+          (it would otherwise be amplified by ``1/(1 − s_i a_i h_i)`` near leverage 1, where
+          ``1 − s_i a_i h_i`` is also computed without cancellation; a warning gives the
+          estimated relative error when rounding still matters).
 
         For estimators whose penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``)
         the row's share of the penalty leaves with it, as it does in a refit.
