@@ -38,4 +38,5 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "download_all_examples": False,
     "show_memory": False,
+    "remove_config_comments": True,  # "# sphinx_gallery_thumbnail_path = ..." lines stay out of the pages
 }

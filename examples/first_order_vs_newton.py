@@ -50,3 +50,6 @@ for n in (160, 400):
             f"{n:>4} {C:>6g} {r_first:>20.4f} {r_newton:>15.4f} "
             f"{np.abs(first - actual).max():>14.2e} {np.abs(newton - actual).max():>15.2e}"
         )
+
+# The gallery thumbnail (this script makes no figure): drawn by docs/_thumbnails.py.
+# sphinx_gallery_thumbnail_path = "_static/thumbnails/first_order_vs_newton.png"
