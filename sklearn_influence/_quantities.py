@@ -489,7 +489,7 @@ class InfluenceQuantitiesMixin:
         for chunk in row_chunks(n_probes, 8 * n):
             noise = rng.standard_normal((n, chunk.stop - chunk.start)) * np.sqrt(curvature)[:, None]
             probes[chunk] = self._design.tdot(noise)
-        diagonal = objective.penalty + getattr(self, "damping", 0.0)
+        diagonal = objective.penalty + self._damping  # as H was built in fit, whatever set_params did since
         probes += rng.standard_normal(probes.shape) * np.sqrt(diagonal)
         return self._solver.solve(probes[:, None, :])[:, 0, :]
 

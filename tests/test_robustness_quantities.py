@@ -317,3 +317,31 @@ def test_newton_near_leverage_one_with_several_outputs():
     expected = np.r_[step[:, :p].ravel(), step[:, p]]
     predicted = inf.leave_one_out_params(method="newton", indices=[0])[0]
     np.testing.assert_allclose(predicted, expected, rtol=0, atol=1e-8 * np.abs(expected).max())
+
+
+# --- item 7: query methods read the fitted state only ------------------------------------------------
+
+
+def _explicit_ridge_self_influence(X, y, predictions, alpha, damping):
+    """n r_i² x̃_iᵀ H⁻¹ x̃_i with H = 2 X̃ᵀX̃ + 2α J + damping·I written out (Ridge: ℓ = (y − f)²)."""
+    Xt = np.c_[X, np.ones(len(X))]
+    H = 2 * Xt.T @ Xt + np.diag(np.r_[np.full(X.shape[1], 2 * alpha), 0.0]) + damping * np.eye(Xt.shape[1])
+    residual = 2 * (predictions - y)
+    return len(X) * residual**2 * np.einsum("ij,ji->i", Xt, np.linalg.solve(H, Xt.T))
+
+
+def test_query_methods_read_the_damping_fit_used_not_a_later_set_params(issue_data):
+    """``set_params(damping=50)`` after fit changed ``self_influence(n_probes=...)`` (the probes were
+    drawn from N(0, H) with the new damping): now unchanged, and the estimate is of the H that fit
+    built (explicit numpy Hessian; mean ratio within 4 standard errors of √(2/k))."""
+    X, y, _ = issue_data
+    inf = InfluenceEstimator(Ridge(alpha=1.0), damping=0.5).fit(X, y)
+    probed, exact = inf.self_influence(n_probes=20, random_state=0), inf.self_influence()
+    inf.set_params(damping=50.0)
+    np.testing.assert_array_equal(inf.self_influence(n_probes=20, random_state=0), probed)
+    np.testing.assert_array_equal(inf.self_influence(), exact)
+    explicit = _explicit_ridge_self_influence(X, y, inf.predict(X), 1.0, 0.5)
+    np.testing.assert_allclose(exact, explicit, rtol=1e-10)
+    k = 4000
+    ratio = inf.self_influence(n_probes=k, random_state=1) / explicit
+    assert abs(ratio.mean() - 1) < 4 * np.sqrt(2 / k)
