@@ -477,20 +477,22 @@ class InfluenceQuantitiesMixin:
             raise ValueError(f"n_probes must be None or a positive integer; got n_probes={n_probes!r}.")
         if not (objective.separable and objective.closed_form):
             raise ValueError("n_probes (the stochastic estimate) is available for single-output linear models.")
-        rng = check_random_state(random_state)
         curvature = self._curvature
         if np.any(curvature < 0):
             raise ValueError(
                 "n_probes needs every row's curvature to be non-negative (a convex loss); this model has "
                 f"{np.count_nonzero(curvature < 0)} rows of negative curvature. Use the exact self_influence()."
             )
-        n = self._design.n_samples
-        probes = np.empty((n_probes, self._design.n_columns))
-        for chunk in row_chunks(n_probes, 8 * n):
-            noise = rng.standard_normal((n, chunk.stop - chunk.start)) * np.sqrt(curvature)[:, None]
-            probes[chunk] = self._design.tdot(noise)
+        # probe j draws from its own stream, spawned from the seed: the draws depend on (random_state, j)
+        # only, not on how working_memory splits the probes into chunks
+        entropy = check_random_state(random_state).randint(np.iinfo(np.uint32).max, size=4, dtype=np.uint32)
+        streams = [np.random.default_rng(child) for child in np.random.SeedSequence(entropy).spawn(n_probes)]
+        n, n_col = self._design.n_samples, self._design.n_columns
         diagonal = objective.penalty + self._damping  # as H was built in fit, whatever set_params did since
-        probes += rng.standard_normal(probes.shape) * np.sqrt(diagonal)
+        probes = np.empty((n_probes, n_col))
+        for chunk in row_chunks(n_probes, 8 * 3 * (n + n_col)):  # the draws, their stack, the product
+            draws = np.stack([streams[j].standard_normal(n + n_col) for j in range(chunk.start, chunk.stop)], axis=1)
+            probes[chunk] = self._design.tdot(draws[:n] * np.sqrt(curvature)[:, None]) + draws[n:].T * np.sqrt(diagonal)
         return self._solver.solve(probes[:, None, :])[:, 0, :]
 
     @labelled("train_params")
