@@ -32,7 +32,7 @@ from ._decoding import objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._frames import FramesMixin
 from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import CGSolver, ExactSolver, LissaSolver, mean_hessian_extremes
+from ._solvers import CGSolver, ExactSolver, LissaSolver, cg_accuracy_message, mean_hessian_extremes
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
@@ -111,7 +111,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         hinge models; for ``SmoothHingeClassifier`` it overrides the model's temperature;
         an error for models whose loss is already differentiable.
     cg_tol : float, default=1e-10
-        Relative residual tolerance of each conjugate-gradient solve.
+        Relative residual tolerance of each conjugate-gradient solve, met in the Euclidean
+        norm and in the preconditioner's. It bounds the relative error of every solution,
+        and so of the parameter-space results, by ``cg_condition_estimate_ × cg_tol`` (in
+        the curvature-weighted norm; loss-space results are usually far more accurate);
+        ``fit`` warns when that bound exceeds 1e-6.
     cg_max_iter : int, default=None
         Iteration cap of each conjugate-gradient solve; ``None`` means 10 × the
         parameter count.
@@ -164,6 +168,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         for the smoothed objective).
     solver_ : {"exact", "cg", "lissa"}
         The solver actually used.
+    cg_condition_estimate_ : float
+        ``solver="cg"`` only: the condition number of the preconditioned Hessian
+        ``M⁻¹H``, estimated in ``fit`` from the Lanczos coefficients of one solve (a lower
+        bound once above 1e8). ``× cg_tol`` it bounds the relative error of the
+        parameter-space results.
     lissa_bias_bound_ : float
         ``solver="lissa"`` only: ``(1 − λ_min/scale)^depth``, the bound on the truncation
         bias of every ``H⁻¹ v`` relative to its size (λ_min of ``H/n`` estimated by Lanczos).
@@ -374,7 +383,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 n_rows=int(np.count_nonzero(self._weights)),
                 convex=objective.closed_form or None,
             )
-        return CGSolver(
+        solver = CGSolver(
             functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
             objective.hessian_diagonal(design, curvature, self.damping),
             objective.n_outputs,
@@ -387,6 +396,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
             warm_start=self.cg_warm_start,
             verbose=self.verbose,
         )
+        self.cg_condition_estimate_ = solver.estimate_condition()
+        message = cg_accuracy_message(self.cg_condition_estimate_, self.cg_tol)
+        if message is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        return solver
 
     def _lissa(self, objective, design, curvature):
         if not objective.closed_form:

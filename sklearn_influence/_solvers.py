@@ -13,7 +13,7 @@ self-influence and the Newton leave-one-out step need.
 import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, cholesky, eigvalsh, lapack, solve_triangular
+from scipy.linalg import LinAlgError, cholesky, eigvalsh, eigvalsh_tridiagonal, lapack, solve_triangular
 from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -22,6 +22,10 @@ from ._progress import progress
 
 #: Reciprocal condition number below which the Hessian is treated as singular.
 SINGULAR_RCOND = 1e-12
+#: Bound on the relative error of CG's parameter-space results above which ``fit`` warns.
+CG_PARAMS_RTOL = 1e-6
+#: Smallest ``cg_tol`` worth suggesting (the residual of a float64 solve stalls around here).
+_SMALLEST_USEFUL_CG_TOL = 1e-14
 
 _SINGULAR_REMEDY = (
     "Influence needs an invertible Hessian. Set damping > 0 in InfluenceEstimator, use a "
@@ -71,6 +75,10 @@ class _Solver:
         if self.separable:
             return np.einsum("ic,ic->i", dense, solved)
         return np.einsum("ilmc,ic->ilm", solved, dense)
+
+
+class _NonPositiveCurvature(ValueError):
+    """CG met a direction of zero or negative curvature."""
 
 
 class ExactSolver(_Solver):
@@ -302,6 +310,25 @@ class CGSolver(_Solver):
     again (``influence``, then ``leave_one_out`` or ``top_influences``) costs one Hessian
     product instead of a full solve. The memory is not pickled.
 
+    **Accuracy.** A system ``H x = b`` is solved when its residual ``r = b − H x̂`` meets
+    ``rtol`` in both the Euclidean norm and the preconditioner's norm
+    ``||r||_{M⁻¹} = (rᵀ M⁻¹ r)^{1/2}`` (free: ``rᵀz`` of the recurrence). The second gives
+    a guarantee on the solution in the curvature-weighted norm ``||v||_M = (vᵀ M v)^{1/2}``,
+    which does not depend on the units of the features:
+
+    .. math::
+        \\frac{\\lVert \\hat x - x \\rVert_M}{\\lVert x \\rVert_M}
+        \\le κ \\cdot \\text{rtol}, \\qquad κ = \\operatorname{cond}(M^{-1} H),
+
+    because ``||x̂ − x||_M ≤ ||r||_{M⁻¹} / λ_min`` and ``||b||_{M⁻¹} ≤ λ_max ||x||_M`` (the
+    extreme eigenvalues of ``M⁻¹H``). Parameter-space results (``influence_params``,
+    ``leave_one_out_params``, the Newton step) carry that error; loss-space results
+    ``gᵀ x̂`` are usually far more accurate, since ``g`` weighs the well-determined directions.
+    :meth:`estimate_condition` estimates ``κ`` in ``fit`` from the Lanczos coefficients of
+    one preconditioned solve (the CG step sizes ``α_j`` and ``β_j = r_{j+1}ᵀz_{j+1} / r_jᵀz_j``
+    define the tridiagonal Lanczos matrix of ``M⁻¹H``, whose extreme eigenvalues converge
+    to ``M⁻¹H``'s), and warns when ``κ · rtol`` exceeds :data:`CG_PARAMS_RTOL`.
+
     Systems that miss ``rtol`` within ``max_iter`` iterations are counted and reported with
     a ``ConvergenceWarning``; a direction of non-positive curvature (a singular or
     indefinite Hessian) is an error naming the remedies.
@@ -337,6 +364,8 @@ class CGSolver(_Solver):
     n_iter_ : int
         Hessian products (iterations, plus one for a warm start's residual) of the last
         :meth:`solve`, summed over its blocks of right-hand sides.
+    condition_ : float or None
+        ``κ = cond(M⁻¹H)`` estimated by :meth:`estimate_condition` (``None`` until it runs).
     """
 
     def __init__(
@@ -372,6 +401,7 @@ class CGSolver(_Solver):
         self.inverse_diagonal = 1.0 / scale
         self._recycled = None
         self.n_iter_ = 0
+        self.condition_ = None
 
     def _eliminate_intercept(self, diagonal):
         """``μ`` of shape (k, n_columns − 1) and the diagonal of ``S`` (see the class docstring)."""
@@ -474,8 +504,12 @@ class CGSolver(_Solver):
         self.n_iter_ += 1
         return self.hessian_product(rows.reshape(shape)).reshape(rows.shape)
 
-    def _pcg(self, rhs, x0=None):
-        """Preconditioned CG on every row of ``rhs`` at once; (solutions, converged mask)."""
+    def _pcg(self, rhs, x0=None, record=None):
+        """Preconditioned CG on every row of ``rhs`` at once; (solutions, converged mask).
+
+        ``record(alpha, beta)``, when given, sees every iteration's coefficients of the
+        active systems and stops the iteration by returning True.
+        """
         if x0 is None or not np.any(x0):
             solution = np.zeros_like(rhs)
             residual = rhs.copy()
@@ -488,7 +522,9 @@ class CGSolver(_Solver):
         direction = preconditioned.copy()
         rz = np.einsum("ij,ij->i", residual, preconditioned)
         target = self.rtol * np.linalg.norm(rhs, axis=1)
-        active = np.linalg.norm(residual, axis=1) > target
+        # rtol in the preconditioner's norm too: the guarantee on ||x̂ − x||_M (class docstring)
+        target_m = self.rtol**2 * np.einsum("ij,ij->i", rhs, self.precondition(rhs))
+        active = (np.linalg.norm(residual, axis=1) > target) | (rz > target_m)
         for _ in range(self.max_iter):
             idx = np.flatnonzero(active)
             if idx.size == 0:
@@ -498,7 +534,7 @@ class CGSolver(_Solver):
             curvature = np.einsum("ij,ij->i", p, hp)
             if np.any(curvature <= self.curvature_floor * np.einsum("ij,ij->i", p, p)):
                 worst = float(np.min(curvature / np.einsum("ij,ij->i", p, p)))
-                raise ValueError(
+                raise _NonPositiveCurvature(
                     f"Conjugate gradients met a direction of (numerically) zero or negative curvature "
                     f"(pᵀHp / pᵀp = {worst:.3g}): the Hessian is singular or not positive definite. {_SINGULAR_REMEDY}"
                 )
@@ -508,9 +544,90 @@ class CGSolver(_Solver):
             z = self.precondition(residual[idx])
             rz_new = np.einsum("ij,ij->i", residual[idx], z)
             direction[idx] = z + (rz_new / rz[idx])[:, None] * p
+            if record is not None and record(alpha, rz_new / rz[idx]):
+                break
             rz[idx] = rz_new
-            active[idx] = np.linalg.norm(residual[idx], axis=1) > target[idx]
+            active[idx] = (np.linalg.norm(residual[idx], axis=1) > target[idx]) | (rz_new > target_m[idx])
         return solution, ~active
+
+    def _preconditioner_root(self, w):
+        """``L w`` for ``M = L Lᵀ`` with ``L = T^{-⊤} S^{1/2}`` (``S^{1/2}`` alone without coupling)."""
+        out = w / np.sqrt(self.inverse_diagonal)
+        if self.coupling is None:
+            return out
+        shaped = out.reshape(out.shape[0], -1, self.n_columns)
+        shaped[:, :, :-1] += shaped[:, :, -1:] * self.coupling  # T^{-⊤} = [[I, μ], [0, 1]]
+        return shaped.reshape(out.shape)
+
+    def estimate_condition(self, seed=0):
+        """``κ = cond(M⁻¹H)`` from the Lanczos coefficients of one preconditioned solve.
+
+        The right-hand side is ``b = L u`` with ``u`` standard normal and ``M = L Lᵀ``, so that
+        the symmetric form of the iteration, CG on ``L⁻¹ H L⁻ᵀ``, starts from a random vector
+        with a component along every eigenvector. The solve runs to ``rtol`` (capped at
+        ``max_iter``) and stops early once ``κ`` exceeds ``CG_PARAMS_RTOL / 1e-14``, beyond
+        which no tolerance can keep the guarantee. The extreme Ritz values lie inside the
+        spectrum of ``M⁻¹H``, so the estimate never exceeds ``κ`` and is close to it once
+        the solve has converged. A direction of non-positive curvature gives ``inf``.
+        The memory of warm starts and ``n_iter_`` are left untouched.
+
+        Parameters
+        ----------
+        seed : int, default=0
+            Seed of the random right-hand side (fixed: ``fit`` is deterministic).
+
+        Returns
+        -------
+        condition : float
+            The estimate, also stored as ``condition_``.
+        """
+        n_iter = self.n_iter_
+        u = np.random.default_rng(seed).standard_normal((1, self.inverse_diagonal.size))
+        rhs = self._preconditioner_root(u)
+        cap = CG_PARAMS_RTOL / _SMALLEST_USEFUL_CG_TOL
+        alphas, betas = [], []
+
+        def ritz_ratio():
+            a, b = np.asarray(alphas), np.asarray(betas)
+            diagonal = 1.0 / a
+            diagonal[1:] += b[:-1] / a[:-1]
+            values = eigvalsh_tridiagonal(diagonal, np.sqrt(b[:-1]) / a[:-1])
+            return values[-1] / values[0] if values[0] > 0 else np.inf
+
+        def record(alpha, beta):
+            alphas.append(float(alpha[0]))
+            betas.append(float(beta[0]))
+            return len(alphas) % 10 == 0 and ritz_ratio() > cap  # hopeless: stop
+
+        try:
+            self._pcg(rhs, record=record)
+            condition = ritz_ratio() if alphas else 1.0
+        except _NonPositiveCurvature:
+            condition = np.inf
+        self.n_iter_ = n_iter
+        self.condition_ = float(condition)
+        return self.condition_
+
+
+def cg_accuracy_message(condition, rtol):
+    """The warning for a CG solver whose guarantee ``κ · rtol`` exceeds ``CG_PARAMS_RTOL``, or None."""
+    bound = condition * rtol
+    if bound <= CG_PARAMS_RTOL:
+        return None
+    if np.isfinite(condition) and CG_PARAMS_RTOL / condition >= _SMALLEST_USEFUL_CG_TOL:
+        tighter = f"a smaller cg_tol (<= {CG_PARAMS_RTOL / condition:.0e}; each solve then takes longer), "
+    else:
+        tighter = ""
+    size = f"{condition:.1e}" if np.isfinite(condition) else "infinite (a direction of zero curvature)"
+    at_least = " at least" if condition > CG_PARAMS_RTOL / _SMALLEST_USEFUL_CG_TOL else ""
+    return (
+        f"The preconditioned Hessian's condition number is{at_least} {size}, so with cg_tol={rtol:g} the "
+        f"parameter-space results of conjugate gradients (influence_params, leave_one_out_params, "
+        f"leave_group_out_params, and the parameters behind method='newton') may be off by up to "
+        f"{min(bound, 1.0):.1e} relative (in the curvature-weighted norm; loss-space results are usually far "
+        f"more accurate). Use {tighter}solver='exact' if the parameter count allows, or damping > 0 / a "
+        "stronger penalty to improve the conditioning."
+    )
 
 
 class LissaSolver(_Solver):

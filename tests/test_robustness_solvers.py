@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import tight_logistic
 from scipy.special import expit
+from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -182,8 +183,10 @@ def test_feature_nearly_constant_against_its_mean_is_told_to_centre(issue_data):
 
 def test_too_few_rows_are_named_not_a_neural_network(issue_data):
     X, y, _, _, _, _ = issue_data
-    with pytest.raises(ValueError, match="too few rows: 2 training rows with a non-zero weight for 5 parameters") as e:
-        InfluenceEstimator(LinearRegression()).fit(X[:2], y[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 2 rows fitted exactly: no typical gradient
+        with pytest.raises(ValueError, match="too few rows: 2 training rows with a non-zero weight for 5 param") as e:
+            InfluenceEstimator(LinearRegression()).fit(X[:2], y[:2])
     assert "neural network" not in str(e.value)
     weights = np.r_[np.ones(3), np.zeros(len(y) - 3)]
     with warnings.catch_warnings():
@@ -208,3 +211,84 @@ def test_negative_curvature_blames_neural_networks_only_for_non_convex_models():
     assert "neural network" not in str(e.value) and "damping > 0.5" in str(e.value)
     with pytest.raises(ValueError, match=r"neural network\) needs damping > 0.5"):
         ExactSolver(indefinite, 1, 3, True)
+
+
+# --- item 2: CG's accuracy on parameter-space results is stated, and warned about -------------
+
+
+def test_cg_warns_when_parameter_space_results_may_be_off(issue_data):
+    """The issue's case: a collinear column, Ridge(alpha=1e-8); CG's Newton leave-one-out was 10 % off, silently."""
+    X, y, _, _, _, _ = issue_data
+    Xc = np.c_[X[:, :3], X[:, 0] + X[:, 1]]
+    exact = InfluenceEstimator(Ridge(alpha=1e-8), solver="exact").fit(Xc, y)
+    with pytest.warns(ConvergenceWarning, match=r"condition number is at least .* may be off by up to 1.0e\+00"):
+        cg = InfluenceEstimator(Ridge(alpha=1e-8), solver="cg").fit(Xc, y)
+    assert cg.cg_condition_estimate_ > 1e8
+    # the warning is not a false alarm: the parameter-space results really are off
+    a, b = exact.leave_one_out_params(method="newton"), cg.leave_one_out_params(method="newton")
+    assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()
+
+
+def _explicit_hessian(model, X, y):
+    """``X̃ᵀ diag(a) X̃ + diag(λ)`` from scikit-learn's predictions (no intercept column when not fitted)."""
+    model = getattr(model, "estimator", model)  # through FrozenEstimator
+    Xt = np.c_[X, np.ones(len(y))] if model.fit_intercept else X
+    mask = np.r_[np.ones(X.shape[1]), np.zeros(Xt.shape[1] - X.shape[1])]
+    if isinstance(model, Ridge):
+        return 2.0 * Xt.T @ Xt + np.diag(2.0 * model.alpha * mask)
+    p = model.predict_proba(X)[:, 1]
+    return Xt.T @ (Xt * (p * (1 - p))[:, None]) + np.diag(mask / model.C)
+
+
+@pytest.fixture(scope="module")
+def ill_scaled():
+    """Raw breast cancer and diabetes, their columns spread over 1e±3 (no intercept: M is plain Jacobi)."""
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xb, yb = Xb[:150, :12] / Xb[:, :12].std(0) * np.logspace(-3, 3, 12), yb[:150]
+    Xd = Xd * np.logspace(-3, 3, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logistic = tight_logistic(C=1.0, fit_intercept=False).fit(Xb, yb)
+    ridge = Ridge(alpha=1e-2, fit_intercept=False).fit(Xd, yd)
+    return {"logistic": (FrozenEstimator(logistic), Xb, yb), "ridge": (FrozenEstimator(ridge), Xd, yd)}
+
+
+@pytest.mark.parametrize("case", ["logistic", "ridge"])
+def test_cg_condition_estimate_is_the_jacobi_scaled_condition_number(case, ill_scaled):
+    model, X, y = ill_scaled[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cg = InfluenceEstimator(model, solver="cg").fit(X, y)
+    H = _explicit_hessian(cg.estimator_, X, y)
+    d = 1.0 / np.sqrt(np.diag(H))
+    eigenvalues = np.linalg.eigvalsh(H * d[:, None] * d)
+    assert cg.cg_condition_estimate_ == pytest.approx(eigenvalues[-1] / eigenvalues[0], rel=1e-3)
+
+
+@pytest.mark.parametrize("case", ["logistic", "ridge", "intercept"])
+def test_cg_meets_its_stated_tolerance_when_it_does_not_warn(case, ill_scaled, binary_data):
+    """No warning at fit: every solution is within κ·cg_tol of the exact one (in M's norm, or √κ·cg_tol in H's)."""
+    if case == "intercept":
+        X, y, _, _ = binary_data
+        model, tol = tight_logistic(C=0.5), 1e-9
+    else:
+        (model, X, y), tol = ill_scaled[case], 1e-11
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        cg = InfluenceEstimator(model, solver="cg", cg_tol=tol).fit(X, y)
+    exact = InfluenceEstimator(model, solver="exact").fit(X, y)
+    bound = cg.cg_condition_estimate_ * tol
+    assert bound <= 1e-6
+    H = _explicit_hessian(exact.estimator_, X, y)
+    # M = diag(H) without an intercept; with one, the energy norm ||e||_H / ||x||_H <= √κ · tol
+    weight, bound = (np.diag(np.diag(H)), bound) if case != "intercept" else (H, np.sqrt(bound * tol))
+    for got, want in [
+        (cg.influence_params(), exact.influence_params()),
+        (cg.leave_one_out_params(method="newton"), exact.leave_one_out_params(method="newton")),
+    ]:
+        error = got - want
+        relative = np.sqrt(
+            np.einsum("ij,jk,ik->i", error, weight, error) / np.einsum("ij,jk,ik->i", want, weight, want)
+        )
+        assert relative.max() <= bound
