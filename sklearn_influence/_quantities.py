@@ -39,17 +39,44 @@ class InfluenceQuantitiesMixin:
             raise ValueError("y is required: influence is defined on the loss of labelled query points.")
         objective = self._objective
         Xt = self._model_features(X, self._prefix, self._design.n_features)
-        y = np.asarray(y)
-        if objective.classes is not None and y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.shape[0] != Xt.shape[0]:
-            raise ValueError(f"X and y have inconsistent numbers of rows: {Xt.shape[0]} and {y.shape[0]}.")
-        if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
-            raise ValueError("y contains NaN or infinity.")
-        targets = objective.encode(y)
+        targets = objective.encode(self._query_labels(y, Xt.shape[0]))
         design = objective.design(Xt, targets)
         raw = objective.raw(design)
         return _Query(design, targets, raw, objective.loss.gradient(targets, raw))
+
+    def _query_labels(self, y, n_rows):
+        """``y`` checked against the fitted model: shape, row count, type; ready for ``encode``.
+
+        A classifier takes one label per row, ``(n,)`` or ``(n, 1)``; a regressor takes its
+        training targets' shape, ``(n,)`` and ``(n, 1)`` alike for one output.
+        """
+        objective = self._objective
+        y = np.asarray(y)
+        if objective.classes is not None:
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y.ravel()
+            if y.ndim != 1:
+                raise ValueError(
+                    f"y must hold one class label per query row, shape ({n_rows},) or ({n_rows}, 1), for this "
+                    f"single-label classifier; got shape {y.shape}. Pass the labels themselves (the classes are "
+                    f"{objective.classes.tolist()[:10]}), not indicator or probability columns."
+                )
+        elif y.ndim > 0 and y.shape[1:] != self._targets.shape[1:]:
+            trailing = self._targets.shape[1:]
+            outputs = int(np.prod(trailing))
+            if int(np.prod(y.shape[1:])) != outputs:
+                columns = ", ".join(map(str, trailing))
+                expected = "(n_samples,) or (n_samples, 1)" if outputs == 1 else f"(n_samples, {columns})"
+                raise ValueError(
+                    f"y must have shape {expected} for this regressor with {outputs} output(s), as in training "
+                    f"(n_samples = {n_rows} query rows); got shape {y.shape}."
+                )
+            y = y.reshape((y.shape[0], *trailing))  # (n,) and (n, 1) alike for one output
+        if y.shape[0] != n_rows:
+            raise ValueError(f"X and y have inconsistent numbers of rows: {n_rows} and {y.shape[0]}.")
+        if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
+            raise ValueError("y contains NaN or infinity.")
+        return y
 
     def _training_rows(self, indices):
         check_is_fitted(self)

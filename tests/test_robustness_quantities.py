@@ -12,12 +12,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
     GammaRegressor,
+    HuberRegressor,
     LogisticRegression,
     PoissonRegressor,
     Ridge,
+    RidgeClassifier,
     SGDClassifier,
     SGDRegressor,
 )
+from sklearn.svm import SVC, LinearSVC
 
 from sklearn_influence import InfluenceEstimator
 
@@ -376,3 +379,56 @@ def test_probes_do_not_depend_on_working_memory(issue_data):
         inf.self_influence(n_probes=20, random_state=state),
     )
     assert not np.allclose(first, second)
+
+
+# --- item 8: label shapes ----------------------------------------------------------------------------
+
+BINARY_CLASSIFIERS = [
+    (RidgeClassifier(), None),
+    (LinearSVC(), None),
+    (SGDClassifier(loss="log_loss", random_state=0), None),
+    (SVC(kernel="linear"), 0.1),
+]
+
+
+@pytest.mark.parametrize("estimator, smoothing", BINARY_CLASSIFIERS, ids=lambda v: type(v).__name__)
+def test_binary_classifier_labels_with_two_columns_are_an_error(estimator, smoothing, issue_data):
+    """``loss(X[:5], two-column labels)`` returned a 5 × 5 matrix (the columns broadcast against the
+    rows); now a clear error. Labels of shape (n, 1) are one label per row."""
+    X, _, yb = issue_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = InfluenceEstimator(estimator, smoothing=smoothing).fit(X, yb)
+    two = np.c_[yb[:5], 1 - yb[:5]]
+    for method in ("loss", "influence", "leave_one_out", "perturbation_influence"):
+        with pytest.raises(ValueError, match=r"one class label per query row.*got shape \(5, 2\)"):
+            getattr(inf, method)(X[:5], two)
+    np.testing.assert_array_equal(inf.loss(X[:5], yb[:5, None]), inf.loss(X[:5], yb[:5]))
+    assert inf.loss(X[:5], yb[:5]).shape == (5,)
+    if isinstance(estimator, RidgeClassifier):  # un-halved squared error on ±1 codes, from scikit-learn
+        codes = np.where(yb[:5] == 1, 1.0, -1.0)
+        np.testing.assert_allclose(inf.loss(X[:5], yb[:5]), (codes - inf.decision_function(X[:5])) ** 2, rtol=1e-12)
+
+
+def test_single_output_regressor_accepts_column_targets(issue_data):
+    """HuberRegressor with y of shape (n, 1) returned a loss of shape (n, 1) and
+    ``perturbation_influence`` failed in a gufunc; (n, 1) is now one response per row. The loss is
+    σ + σ H_ε(|y − f|/σ) from scikit-learn's fitted attributes; a two-output Ridge refuses (n,)."""
+    X, y, _ = issue_data
+    inf = InfluenceEstimator(HuberRegressor(epsilon=1.35, alpha=1.0, tol=1e-10, max_iter=1000)).fit(X, y)
+    model = inf.estimator_
+    z = np.abs(y[:5] - X[:5] @ model.coef_ - model.intercept_) / model.scale_
+    expected = model.scale_ * (1 + np.where(z < model.epsilon, z**2, 2 * model.epsilon * z - model.epsilon**2))
+    np.testing.assert_allclose(inf.loss(X[:5], y[:5, None]), expected, rtol=1e-10)
+    for method in ("influence", "perturbation_influence", "leave_one_out"):
+        np.testing.assert_array_equal(getattr(inf, method)(X[:5], y[:5, None]), getattr(inf, method)(X[:5], y[:5]))
+    with pytest.raises(
+        ValueError, match=r"y must have shape \(n_samples,\) or \(n_samples, 1\) for this regressor with 1 output"
+    ):
+        inf.loss(X[:5], np.c_[y[:5], y[:5]])
+    two = InfluenceEstimator(Ridge()).fit(X, np.c_[y, -y])
+    with pytest.raises(
+        ValueError,
+        match=r"y must have shape \(n_samples, 2\) for this regressor with 2 output.*5 query rows.*got shape \(5,\)",
+    ):
+        two.loss(X[:5], y[:5])
