@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 from ._decoding import objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._frames import FramesMixin
+from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver, LissaSolver, cg_accuracy_message, mean_hessian_extremes
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
@@ -39,6 +40,7 @@ from ._svm import MARGIN_ATOL, pinned_hinge_problems
 STATIONARITY_RTOL = 1e-3
 
 _SOLVERS = ("auto", "exact", "cg", "lissa")
+_PREPROCESSING = ("refit", "fixed")
 
 
 def _estimator_has(attr):
@@ -49,6 +51,23 @@ def _estimator_has(attr):
         return True
 
     return check
+
+
+def _unfitted_prefix(estimator):
+    """The transformer steps of a pipeline, read from its parameters before any fit; ``None`` if none.
+
+    Looks through ``FrozenEstimator`` and search objects (``GridSearchCV`` …), so that an
+    unsupported transformer is refused before a possibly long fit.
+    """
+    if isinstance(estimator, FrozenEstimator) or hasattr(estimator, "param_grid") or hasattr(
+        estimator, "param_distributions"
+    ):
+        return _unfitted_prefix(estimator.estimator)
+    if isinstance(estimator, Pipeline) and len(estimator) > 1:
+        inner = _unfitted_prefix(estimator.steps[-1][1])
+        steps = estimator.steps[:-1] + ([("inner", inner)] if inner is not None else [])
+        return Pipeline(steps)
+    return None
 
 
 def _unwrap(estimator):
@@ -92,6 +111,15 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         whose last step is one of them (its fitted transformers are treated as fixed, and
         queries are given in raw feature space); or ``FrozenEstimator(prefit_model)``
         for a model that is already fitted.
+    preprocessing : {"refit", "fixed"}, default="refit"
+        What a pipeline's fitted transformers mean to every quantity. ``"refit"``: the
+        question is about refitting the *whole* pipeline, as ``clone(pipeline).fit(...)``
+        would: a training row moves the model directly and through the statistics its
+        transformers estimated (means, scales, imputation values, order statistics), which
+        move every row's features and the query's (see the user guide's derivation; the
+        supported transformers are listed there, any other is refused at ``fit``).
+        ``"fixed"``: the fitted transformers are part of the data and only the final model
+        is refit. The two agree for an estimator that is not a pipeline.
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
         factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
@@ -222,6 +250,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self,
         estimator,
         *,
+        preprocessing="refit",
         solver="auto",
         damping=0.0,
         smoothing=None,
@@ -237,6 +266,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         verbose=0,
     ):
         self.estimator = estimator
+        self.preprocessing = preprocessing
         self.solver = solver
         self.damping = damping
         self.smoothing = smoothing
@@ -262,6 +292,10 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         return tags
 
     def _check_params(self):
+        if self.preprocessing not in _PREPROCESSING:
+            raise ValueError(
+                f"preprocessing must be one of {_PREPROCESSING}; got preprocessing={self.preprocessing!r}."
+            )
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}; got solver={self.solver!r}.")
         for name in ("damping", "cg_tol"):
@@ -314,6 +348,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         """
         self._check_params()
         self._forget_fit()
+        if self.preprocessing == "refit":
+            check_refit_supported(_unfitted_prefix(self.estimator))
         self._check_sample_weight(sample_weight, _num_samples(X))  # before a fit that may choke on it
         self.estimator_ = clone(self.estimator)
         if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
@@ -353,12 +389,29 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         self.solver_ = self._resolve_solver(objective)
         self._solver = self._build_solver(objective, design, curvature)
         self._solve_penalty_share(objective)
+        self._channel = self._statistics_channel(X, prefix, objective, design, residuals, curvature, weights)
         return self
 
     def _forget_fit(self):
         """Delete every fitted attribute of an earlier fit (a DataFrame's ``feature_names_in_``, ...)."""
         for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("__")]:
             delattr(self, name)
+
+    def _statistics_channel(self, X, prefix, objective, design, residuals, curvature, weights):
+        """The transformers' statistics as a second channel (``preprocessing="refit"``), or ``None``."""
+        if self.preprocessing != "refit" or prefix is None:
+            return None
+        node = decode_prefix(prefix)
+        if node.n_stats == 0:  # encoders, stateless maps: nothing moves with the rows
+            return None
+        if not objective.closed_form:
+            raise ValueError(
+                f"preprocessing='refit' follows the transformers' statistics for linear models and GLMs; "
+                f"{type(_unwrap(self.estimator_)[1]).__name__} is not one. Use preprocessing='fixed' (the fitted "
+                "transformers are part of the data; only the final model is refit)."
+            )
+        X = X if hasattr(X, "shape") else np.asarray(X)
+        return StatisticsChannel(node, X, objective, design, residuals, curvature, weights, self._solver)
 
     def _solve_penalty_share(self, objective):
         """``H⁻¹ ∂(½||θ||²_mask)/∂θ`` once, when the estimator's penalty scales with the data."""

@@ -26,7 +26,7 @@ _METHODS = ("influence", "newton")
 #: ``1 − s_i a_i h_i`` below which the Newton step recomputes it without cancellation.
 NEAR_LEVERAGE_ONE = 1e-3
 
-_Query = namedtuple("_Query", "design targets raw residuals")
+_Query = namedtuple("_Query", "design targets raw residuals inputs")
 
 
 class InfluenceQuantitiesMixin:
@@ -42,7 +42,7 @@ class InfluenceQuantitiesMixin:
         targets = objective.encode(self._query_labels(y, Xt.shape[0]))
         design = objective.design(Xt, targets)
         raw = objective.raw(design)
-        return _Query(design, targets, raw, objective.loss.gradient(targets, raw))
+        return _Query(design, targets, raw, objective.loss.gradient(targets, raw), X)
 
     def _query_labels(self, y, n_rows):
         """``y`` checked against the fitted model: shape, row count, type; ready for ``encode``.
@@ -52,6 +52,11 @@ class InfluenceQuantitiesMixin:
         """
         objective = self._objective
         y = np.asarray(y)
+        if y.ndim == 0:
+            raise ValueError(
+                f"y must hold one label or response per query row, an array of shape (n_samples,); got the "
+                f"scalar y={y.item()!r}. For a single query point pass a list: y=[{y.item()!r}]."
+            )
         if objective.classes is not None:
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y.ravel()
@@ -74,7 +79,16 @@ class InfluenceQuantitiesMixin:
             y = y.reshape((y.shape[0], *trailing))  # (n,) and (n, 1) alike for one output
         if y.shape[0] != n_rows:
             raise ValueError(f"X and y have inconsistent numbers of rows: {n_rows} and {y.shape[0]}.")
-        if objective.classes is None and not np.all(np.isfinite(y.astype(float))):
+        if objective.classes is not None:
+            return y
+        try:
+            numeric = y.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"y must hold numeric responses for this regressor; got values of dtype {y.dtype} such as "
+                f"{y.ravel()[:3].tolist()}. Class labels need a classifier."
+            ) from None
+        if not np.all(np.isfinite(numeric)):
             raise ValueError("y contains NaN or infinity.")
         return y
 
@@ -146,6 +160,16 @@ class InfluenceQuantitiesMixin:
     def _share_pull(self, query):
         """``g_jᵀ H⁻¹ q`` for every query, with ``q = ∂(½||θ||²_mask)/∂θ``: shape (n_queries,)."""
         return np.einsum("mk,mk->m", query.residuals, query.design.dot(self._share_solution))
+
+    def _channel_terms(self, query):
+        """``(V_q, W_q)`` of the statistics channel for the queries (``preprocessing="refit"``), or None.
+
+        ``V_q``: change of each query's raw prediction per unit change of the transformers'
+        statistics, the model having followed; ``W_q = r_qᵀ V_q`` (see ``_preprocessing._channel``).
+        """
+        if self._channel is None:
+            return None
+        return self._channel.query_terms(query.inputs, query.design, query.residuals, self._objective)
 
     def _stationary_shift(self):
         """``H⁻¹ ∇O(θ̂)`` in the internal layout, or None when the fit is by design not stationary.
@@ -238,6 +262,10 @@ class InfluenceQuantitiesMixin:
             along = design.dot(shift)
             separable = self._objective.separable
             r = r - (curvature[:, None] * along if separable else np.einsum("ikl,il->ik", curvature, along))
+        if self._channel is not None:  # the statistics move too: r_i − A_i q_i, q_i = U_iᵀ G Δ_i
+            moved = self._channel.q_delta[rows]
+            separable = self._objective.separable
+            r = r - (curvature[:, None] * moved if separable else np.einsum("ikl,il->ik", curvature, moved))
         if self._penalty_shares is not None:  # the row also takes its share c_i of the penalty
             along = design.dot(self._share_solution)  # x̃_iᵀ (H⁻¹q)_k
             pulled = (
@@ -366,6 +394,7 @@ class InfluenceQuantitiesMixin:
         n_queries = solved.shape[0]
         direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
         temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
+        channel = self._channel_terms(query)
         unit_shares = self._unit_shares(rows)
         if unit_shares is not None:  # −n κ_i g_jᵀ H⁻¹ q: one more block-sized temporary
             share_pull = -self._design.n_samples * self._share_pull(query)
@@ -381,6 +410,10 @@ class InfluenceQuantitiesMixin:
                 target[...] = np.einsum("mki,ik->mi", products, residuals)
             if unit_shares is not None:
                 target += np.multiply.outer(share_pull, unit_shares[chunk]).astype(target.dtype, copy=False)
+            if channel is not None:  # n W_q ψ_i: through the transformers' statistics
+                target += (self._design.n_samples * channel[1] @ self._channel.psi[chunk_rows].T).astype(
+                    target.dtype, copy=False
+                )
             yield chunk, target
 
     @labelled("top")
@@ -413,7 +446,7 @@ class InfluenceQuantitiesMixin:
             ``helpful_indices``, ``helpful_values`` (most negative influence first), each of
             shape (n_queries, k); indices are training-row positions.
         """
-        if not isinstance(k, numbers.Integral) or k < 1:
+        if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer; got k={k!r}.")
         query = self._query(X, y)
         rows = self._training_rows(indices)
@@ -495,12 +528,14 @@ class InfluenceQuantitiesMixin:
                 out[chunk] = quad * np.einsum("ik,ik->i", r, r)
             else:
                 out[chunk] = np.einsum("ik,ikl,il->i", r, quad, r)
+        if self._channel is not None:  # −n r_iᵀ V_i ψ_i: the row's own features move with the statistics
+            out -= np.einsum("ik,ik->i", self._residuals[rows], self._channel.own_psi[rows])
         return self._design.n_samples * out
 
     def _probe_solutions(self, n_probes, random_state):
         """``w_j = H⁻¹ z_j`` for ``z_j ~ N(0, H)``, shape (n_probes, n_columns)."""
         objective = self._objective
-        if not (isinstance(n_probes, numbers.Integral) and n_probes > 0):
+        if isinstance(n_probes, bool | np.bool_) or not (isinstance(n_probes, numbers.Integral) and n_probes > 0):
             raise ValueError(f"n_probes must be None or a positive integer; got n_probes={n_probes!r}.")
         if not (objective.separable and objective.closed_form):
             raise ValueError("n_probes (the stochastic estimate) is available for single-output linear models.")
@@ -548,6 +583,8 @@ class InfluenceQuantitiesMixin:
         unit_shares = self._unit_shares(rows)
         if unit_shares is not None:
             steps += np.multiply.outer(unit_shares, self._objective.to_public(self._share_solution[None])[0])
+        if self._channel is not None:  # −n G ψ_i: through the transformers' statistics
+            steps += self._channel.psi[rows] @ self._channel.solved_public
         return -self._design.n_samples * steps
 
     @labelled("query_train")
@@ -598,6 +635,9 @@ class InfluenceQuantitiesMixin:
                 out[:, unmatched] += np.multiply.outer(
                     self._share_pull(self._query(X, y)), self._penalty_shares[rows][unmatched]
                 )
+            if self._channel is not None:  # the transformers count the row once, whatever its weight s_i
+                _, through = self._channel_terms(self._query(X, y))
+                out += (through @ self._channel.psi[rows].T) * (self._weights[rows] - 1.0)
             return out
         query = self._query(X, y)
         objective = self._objective
@@ -606,6 +646,7 @@ class InfluenceQuantitiesMixin:
         query_solves = self._solver.solve_output_units(query.design.dense()).reshape(-1, n_col)
         if self._penalty_shares is not None:
             share_shift = query.design.dot(self._share_solution)  # x̃_jᵀ (H⁻¹q)_k
+        channel = self._channel_terms(query)
         before = objective.loss.loss(query.targets, query.raw)
         after_targets = np.expand_dims(query.targets, 1)
         out = np.empty((n_queries, len(rows)))
@@ -620,6 +661,8 @@ class InfluenceQuantitiesMixin:
                 shift = np.einsum("imkl,il->mik", products, coef)
             if self._penalty_shares is not None:
                 shift = shift + self._penalty_shares[chunk_rows][None, :, None] * share_shift[:, None, :]
+            if channel is not None:  # the statistics move by Δ_i: x̃_qᵀ(−G Δ_i) + Θ ∂x̃_q/∂φ Δ_i
+                shift = shift + np.einsum("qkm,im->qik", channel[0], self._channel.delta[chunk_rows])
             after = objective.loss.loss(after_targets, query.raw[:, None, :] + shift)
             out[:, chunk] = after - before[:, None]
         return out
@@ -656,6 +699,9 @@ class InfluenceQuantitiesMixin:
         if self._penalty_shares is not None:  # the penalty share leaves with the row
             shared = self._objective.to_public(self._share_solution[None])[0]
             steps += self._penalty_shares[rows][:, None] * shared
+        if self._channel is not None:  # through the statistics: + G ψ_i (first order), − G Δ_i (newton)
+            moved = self._channel.psi[rows] if method == "influence" else -self._channel.delta[rows]
+            steps += moved @ self._channel.solved_public
         return steps
 
     def _first_order_coefficients(self, rows):

@@ -76,7 +76,8 @@ def test_grid_search_over_inner_parameter(binary_data):
 def test_pipeline_inside_influence_estimator_uses_fixed_transformers(binary_data):
     X, y, Xq, yq = binary_data
     raw = X * 10.0 + 3.0  # the pipeline standardises it back
-    piped = InfluenceEstimator(make_pipeline(StandardScaler(), tight_logistic(C=0.5))).fit(raw, y)
+    pipe = make_pipeline(StandardScaler(), tight_logistic(C=0.5))
+    piped = InfluenceEstimator(pipe, preprocessing="fixed").fit(raw, y)
     scaled = StandardScaler().fit(raw)
     direct = InfluenceEstimator(tight_logistic(C=0.5)).fit(scaled.transform(raw), y)
     np.testing.assert_allclose(piped.influence(Xq * 10 + 3, yq), direct.influence(scaled.transform(Xq * 10 + 3), yq))
@@ -86,7 +87,9 @@ def test_pipeline_inside_influence_estimator_uses_fixed_transformers(binary_data
 def test_pipeline_sample_weight_is_routed_to_the_model(binary_data):
     X, y, Xq, yq = binary_data
     weight = np.linspace(0.5, 2.0, len(y))
-    piped = InfluenceEstimator(make_pipeline(StandardScaler(), tight_logistic())).fit(X, y, sample_weight=weight)
+    piped = InfluenceEstimator(make_pipeline(StandardScaler(), tight_logistic()), preprocessing="fixed").fit(
+        X, y, sample_weight=weight
+    )
     direct = InfluenceEstimator(tight_logistic()).fit(StandardScaler().fit_transform(X), y, sample_weight=weight)
     np.testing.assert_allclose(piped.params_, direct.params_, rtol=1e-8)
 

@@ -1,0 +1,17 @@
+"""Transformer statistics: how a pipeline's fitted preprocessing moves with its training rows.
+
+Under ``preprocessing="refit"`` a training row moves the final model through two channels:
+directly, and through the statistics ``φ`` its transformers estimated from the data
+(means, scales, imputation values, order statistics), which change every row's features.
+This subpackage decodes each supported fitted transformer into those statistics, their
+derivative with respect to a row's weight, their exact change when a row is removed, and
+the Jacobians of the transformed features with respect to ``φ`` and to the raw columns
+(``_leaves``); composes them through ``Pipeline``, ``ColumnTransformer`` and
+``FeatureUnion`` (``_graph``); and turns them into the terms the influence quantities add
+(``_channel``).
+"""
+
+from ._channel import StatisticsChannel
+from ._graph import SUPPORTED_TRANSFORMERS, check_refit_supported, decode_prefix
+
+__all__ = ["SUPPORTED_TRANSFORMERS", "StatisticsChannel", "check_refit_supported", "decode_prefix"]

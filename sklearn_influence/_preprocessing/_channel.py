@@ -1,0 +1,106 @@
+"""The second channel: a training row moves the model through the transformers' statistics.
+
+With statistics ``φ`` (``_graph``), the fitted parameters satisfy
+``∇_θ O(θ̂, φ(t); s) = 0``, where ``s`` are the model's weights and ``t`` the transformers'
+(1 per row). Up-weighting row ``i`` everywhere (``s_i`` and ``t_i`` by ``ε``) gives
+
+.. math::
+    \\frac{dθ̂}{dε} = -H^{-1}\\bigl(g_i + C\\, ψ_i\\bigr), \\qquad
+    C = \\frac{∂^2 O}{∂θ\\, ∂φ} = \\sum_j s_j \\Bigl[r_j ⊗ \\frac{∂\\tilde x_j}{∂φ}
+        + A_j \\Bigl(Θ \\frac{∂\\tilde x_j}{∂φ}\\Bigr) ⊗ \\tilde x_j\\Bigr],
+
+with ``ψ_i = dφ/dt_i`` (total, through every step of the prefix). ``G = H⁻¹C`` is solved
+once in ``fit`` (one system per statistic). A query's loss moves through ``θ`` and through
+its own features:
+
+.. math::
+    \\frac{dℓ_q}{dε} = -g_q^\\top H^{-1} g_i + W_q ψ_i, \\qquad
+    W_q = r_q^\\top V_q, \\quad V_q = Θ\\frac{∂\\tilde x_q}{∂φ} - \\tilde x_q^\\top G,
+
+``V_q`` being the change of the query's raw prediction per unit change of ``φ`` once the
+model has followed. Removing row ``i`` changes the statistics by ``Δ_i = φ₋ᵢ − φ`` (exact
+per step, ``_leaves``), and one Newton step on the objective without the row, at the new
+statistics, is
+
+.. math::
+    θ̂_{-i} - θ̂ ≈ (H - s_i ∇^2 ℓ_i)^{-1}(s_i g_i - C Δ_i)
+        = H^{-1}(c_i ⊗ \\tilde x_i) - G Δ_i,\\qquad
+    c_i = s_i (I - s_i A_i M_i)^{-1}(r_i - A_i q_i), \\quad q_i = -V_i Δ_i
+
+(Woodbury, as without transformers). The step starts from the parameters that keep every
+training prediction where it was under the new statistics, ``θ̃ = θ̂ + RΔ_i`` with
+``x̃_jᵀ R = −Θ ∂x̃_j/∂φ`` (exact for scalers, whose moves an intercept and a rescaling of the
+coefficients undo), so the objective is linearised in ``φ`` where it is nearly linear: the
+removed row's residual is then taken at its moved prediction, ``q_i = x̃_iᵀ(G + R)Δ_i =
+−V_iΔ_i``, and ``RΔ_i`` cancels from the step. The query's raw prediction then moves by
+``x̃_qᵀ(θ̂₋ᵢ − θ̂) + Θ (∂x̃_q/∂φ) Δ_i``. The terms left out (the change of ``H`` with ``φ``,
+the query features' curvature in ``φ``) are second order in ``1/n``.
+"""
+
+import numpy as np
+
+
+class StatisticsChannel:
+    """Fitted state of the statistics channel, computed once in ``fit``.
+
+    Parameters
+    ----------
+    node : node of ``_graph``
+        The decoded transformer prefix.
+    X : {array-like, DataFrame} of shape (n_samples, n_raw_features)
+        The raw training data.
+    objective : LinearObjective
+    design : LinearDesign
+        The training rows as the final model sees them.
+    residuals : ndarray of shape (n_samples, n_outputs)
+        ``r_i = ∂ℓ/∂f`` at the fit.
+    curvature : ndarray
+        ``s_i A_i``: shape (n,) when separable, else (n, K, K).
+    weights : ndarray of shape (n_samples,)
+        ``s_i``.
+    solver : solver of ``_solvers``
+
+    Attributes
+    ----------
+    psi : ndarray of shape (n_samples, n_stats)
+        ``ψ_i = dφ/dt_i``, total through the prefix.
+    delta : ndarray of shape (n_samples, n_stats)
+        ``Δ_i ≈ φ₋ᵢ − φ``.
+    solved : ndarray of shape (n_stats, n_outputs, n_columns)
+        ``G = H⁻¹ C``.
+    """
+
+    def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
+        self.node = node
+        self.n_stats = node.n_stats
+        self.psi, self.delta, self.sig = node.fit_terms(X)
+        _, J, _ = node.forward(X, need_input_jacobian=False)
+        coef = objective.input_coef
+        n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
+        m = self.n_stats
+        moved = np.einsum("kc,jcm->jkm", coef[:, J.cols], J.vals)  # Θ ∂x̃_j/∂φ
+        cross = np.zeros((k_out, n_col, m))
+        cross[:, J.cols, :] += np.einsum("jk,jcm->kcm", weights[:, None] * residuals, J.vals)
+        if objective.separable:
+            pulled = curvature[:, None, None] * moved
+        else:
+            pulled = np.einsum("jkl,jlm->jkm", curvature, moved)
+        cross += design.tdot(pulled.reshape(n, k_out * m)).reshape(k_out, m, n_col).transpose(0, 2, 1)
+        self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
+        self.solved_public = objective.to_public(self.solved)
+        along = self._along(design)  # x̃_jᵀ G, (n, K, m)
+        self.own_psi = np.einsum("jkm,jm->jk", moved - along, self.psi)
+        self.q_delta = np.einsum("jkm,jm->jk", along - moved, self.delta)
+
+    def _along(self, design):
+        """``x̃ᵀ G`` for every row of ``design``: shape (n, n_outputs, n_stats)."""
+        m, k_out, n_col = self.solved.shape
+        products = design.dot(self.solved.reshape(m * k_out, n_col))
+        return products.reshape(-1, m, k_out).transpose(0, 2, 1)
+
+    def query_terms(self, X, design, residuals, objective):
+        """``V_q`` (n_q, K, n_stats) and ``W_q = r_qᵀ V_q`` (n_q, n_stats) of raw query rows ``X``."""
+        _, J, _ = self.node.forward(X, need_input_jacobian=False)
+        moved = np.einsum("kc,qcm->qkm", objective.input_coef[:, J.cols], J.vals)
+        V = moved - self._along(design)
+        return V, np.einsum("qk,qkm->qm", residuals, V)

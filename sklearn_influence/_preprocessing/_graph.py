@@ -1,0 +1,389 @@
+"""Composition of transformer statistics through ``Pipeline``, ``ColumnTransformer`` and ``FeatureUnion``.
+
+A node (a leaf of ``_leaves`` or a composite here) maps its input ``U`` to its output ``V``
+and owns the statistics ``φ`` of every transformer inside it. Composites chain the
+leaves' terms:
+
+* in a sequence ``U → V₁ → V₂ …`` the statistics of a later step depend on the earlier
+  steps' statistics through their outputs: ``φ_b = stat_b(V_a(φ_a))`` gives the total
+  derivative ``dφ_b/dt_i = ∂φ_b/∂t_i + L_{ba} dφ_a/dt_i`` with
+  ``L_{ba} = Σ_j ∂φ_b/∂V_{a,j} · ∂V_{a,j}/∂φ_a`` (one pass over the training rows at fit);
+  removals are propagated the same way (exact for the step itself, linear downstream:
+  the error is second order in ``1/n``);
+* the Jacobian of a sequence's output in ``φ`` is the chain rule through the input
+  Jacobians of the later steps;
+* a union (``ColumnTransformer``, ``FeatureUnion``) stacks its branches: block-diagonal in
+  the statistics, each branch reading its own input columns.
+"""
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    PolynomialFeatures,
+    RobustScaler,
+    StandardScaler,
+)
+from sklearn.utils import _safe_indexing
+
+from ._leaves import (
+    Elementwise,
+    Full,
+    ImputerLeaf,
+    Jacobian,
+    MaxAbsScalerLeaf,
+    MinMaxLeaf,
+    RobustScalerLeaf,
+    Sig,
+    StandardScalerLeaf,
+    StatelessLeaf,
+)
+
+_LEAVES = {
+    StandardScaler: StandardScalerLeaf,
+    RobustScaler: RobustScalerLeaf,
+    MinMaxScaler: MinMaxLeaf,
+    MaxAbsScaler: MaxAbsScalerLeaf,
+    SimpleImputer: ImputerLeaf,
+    OneHotEncoder: lambda t: StatelessLeaf(t, "zero"),
+    OrdinalEncoder: lambda t: StatelessLeaf(t, "zero"),
+    PolynomialFeatures: lambda t: StatelessLeaf(t, "polynomial"),
+}
+
+#: Transformers whose statistics ``preprocessing="refit"`` follows.
+SUPPORTED_TRANSFORMERS = (
+    "Pipeline, ColumnTransformer (any remainder), FeatureUnion, StandardScaler, MinMaxScaler, MaxAbsScaler, "
+    "RobustScaler, SimpleImputer (every strategy, add_indicator), OneHotEncoder, OrdinalEncoder, "
+    "PolynomialFeatures, FunctionTransformer (stateless), 'passthrough'"
+)
+
+
+def _identity(n, d):
+    return Elementwise(np.arange(d), np.ones((n, d)))
+
+
+def _to_full(D, n_in):
+    if isinstance(D, Full):
+        return D.vals
+    n, d_out = D.vals.shape
+    out = np.zeros((n, d_out, n_in))
+    o = np.flatnonzero(D.src >= 0)
+    out[:, o, D.src[o]] = D.vals[:, o]
+    return out
+
+
+def compose_jacobian(D, J):
+    """Jacobian of a step's output in earlier statistics: ``∂V/∂U · ∂U/∂φ``."""
+    n, m = J.vals.shape[0], J.vals.shape[2]
+    if D is None or J.cols.size == 0:
+        return Jacobian.empty(n, m)
+    if isinstance(D, Elementwise):
+        position = np.full(max(D.src.max(initial=-1), J.cols.max()) + 1, -1)
+        position[J.cols] = np.arange(J.cols.size)
+        valid = D.src >= 0
+        moved = np.flatnonzero(valid)[position[D.src[valid]] >= 0]
+        vals = D.vals[:, moved, None] * J.vals[:, position[D.src[moved]], :]
+        return Jacobian(moved, vals)
+    vals = np.einsum("roi,rim->rom", D.vals[:, :, J.cols], J.vals)
+    return Jacobian(np.arange(vals.shape[1]), vals)
+
+
+def compose_input(later, earlier, n_in):
+    """Input Jacobian of two steps in sequence (``earlier`` from the sequence's input)."""
+    if later is None or earlier is None:
+        return None
+    if isinstance(later, Elementwise) and isinstance(earlier, Elementwise):
+        valid = later.src >= 0
+        src = np.full(later.src.shape, -1)
+        src[valid] = earlier.src[later.src[valid]]
+        vals = np.zeros_like(later.vals)
+        vals[:, valid] = later.vals[:, valid] * earlier.vals[:, later.src[valid]]
+        return Elementwise(src, vals)
+    n_mid = earlier.vals.shape[1]
+    return Full(np.einsum("rom,rmi->roi", _to_full(later, n_mid), _to_full(earlier, n_in)))
+
+
+def concat_stats(first, second):
+    """One Jacobian for the statistics of ``first`` followed by those of ``second``."""
+    n, m1, m2 = first.vals.shape[0], first.vals.shape[2], second.vals.shape[2]
+    cols = np.union1d(first.cols, second.cols)
+    vals = np.zeros((n, cols.size, m1 + m2))
+    vals[:, np.searchsorted(cols, first.cols), :m1] = first.vals
+    vals[:, np.searchsorted(cols, second.cols), m1:] = second.vals
+    return Jacobian(cols, vals)
+
+
+def chain_sig(sig, D, n_in):
+    """``∂φ/∂U_a · ∂U_a/∂U``: a step's statistics in the values of the sequence's input."""
+    n = sig.vals.shape[0]
+    if D is None or sig.col.size == 0:
+        return Sig.empty(n)
+    if isinstance(D, Elementwise):
+        src = D.src[sig.col]
+        keep = src >= 0
+        return Sig(sig.stat[keep], src[keep], sig.vals[:, keep] * D.vals[:, sig.col[keep]])
+    full = D.vals[:, sig.col, :] * sig.vals[:, :, None]  # (n, e, n_in)
+    e = sig.col.size
+    return Sig(np.repeat(sig.stat, n_in), np.tile(np.arange(n_in), e), full.reshape(n, e * n_in))
+
+
+def contract(sig, J, n_stats):
+    """``L = Σ_j ∂φ/∂U_j · ∂U_j/∂φ_prev`` of shape (n_stats, n_prev)."""
+    m_prev = J.vals.shape[2]
+    L = np.zeros((n_stats, m_prev))
+    if m_prev == 0 or sig.col.size == 0 or J.cols.size == 0:
+        return L
+    position = np.full(max(sig.col.max(), J.cols.max()) + 1, -1)
+    position[J.cols] = np.arange(J.cols.size)
+    hit = position[sig.col] >= 0
+    if not np.any(hit):
+        return L
+    products = np.einsum("je,jem->em", sig.vals[:, hit], J.vals[:, position[sig.col[hit]], :])
+    np.add.at(L, sig.stat[hit], products)
+    return L
+
+
+def propagate_sig(L, sig_prev):
+    """``L · ∂φ_prev/∂U``: the earlier statistics' dependence on the input, carried to later ones."""
+    n = sig_prev.vals.shape[0]
+    if sig_prev.col.size == 0 or not np.any(L):
+        return Sig.empty(n)
+    stats, cols, vals = [], [], []
+    targets = np.flatnonzero(np.any(L != 0, axis=1))
+    for col in np.unique(sig_prev.col):
+        entries = np.flatnonzero(sig_prev.col == col)
+        vals.append(sig_prev.vals[:, entries] @ L[np.ix_(targets, sig_prev.stat[entries])].T)
+        stats.append(targets)
+        cols.append(np.full(targets.size, col))
+    return Sig(np.concatenate(stats), np.concatenate(cols), np.hstack(vals))
+
+
+def merge_sig(first, second, offset):
+    return Sig(
+        np.concatenate([first.stat, second.stat + offset]),
+        np.concatenate([first.col, second.col]),
+        np.hstack([first.vals, second.vals]),
+    )
+
+
+class Sequence:
+    """A ``Pipeline`` of nodes (``'passthrough'`` steps dropped)."""
+
+    def __init__(self, estimator, children):
+        self.estimator = estimator
+        self.children = children
+        self.n_stats = sum(child.n_stats for child in children)
+
+    def transform(self, U):
+        return self.estimator.transform(U)
+
+    def fit_terms(self, U):
+        n, n_in = U.shape
+        psi, delta = np.zeros((n, 0)), np.zeros((n, 0))
+        sig_total = Sig.empty(n)
+        J, D = Jacobian.empty(n, 0), _identity(n, n_in)
+        for child in self.children:
+            psi_a, delta_a, sig_a = child.fit_terms(U)
+            L = contract(sig_a, J, child.n_stats)
+            psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
+            sig_a = chain_sig(sig_a, D, n_in)
+            propagated = propagate_sig(L, sig_total)
+            sig_a = merge_sig(sig_a, propagated, 0)
+            sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
+            psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
+            V, J_a, D_a = child.forward(U)
+            J = concat_stats(compose_jacobian(D_a, J), J_a)
+            D = compose_input(D_a, D, n_in)
+            U = V
+        return psi, delta, sig_total
+
+    def forward(self, U, need_input_jacobian=True):
+        n, n_in = U.shape
+        J, D = Jacobian.empty(n, 0), _identity(n, n_in)
+        for child in self.children:
+            V, J_a, D_a = child.forward(U)
+            J = concat_stats(compose_jacobian(D_a, J), J_a)
+            D = compose_input(D_a, D, n_in) if need_input_jacobian else None
+            U = V
+        return U, J, D
+
+
+class Union:
+    """Branches side by side: ``ColumnTransformer`` (each on its columns) or ``FeatureUnion``.
+
+    ``branches``: ``(node, input columns or None for all, output slice, weight)``.
+    """
+
+    def __init__(self, estimator, branches):
+        self.estimator = estimator
+        self.branches = branches
+        self.n_stats = sum(node.n_stats for node, _, _, _ in branches)
+
+    def transform(self, U):
+        return self.estimator.transform(U)
+
+    def _inputs(self, U, columns):
+        return U if columns is None else _safe_indexing(U, columns, axis=1)
+
+    def fit_terms(self, U):
+        n = U.shape[0]
+        psi, delta, sig = [np.zeros((n, 0))], [np.zeros((n, 0))], Sig.empty(n)
+        offset = 0
+        for node, columns, _, _ in self.branches:
+            psi_b, delta_b, sig_b = node.fit_terms(self._inputs(U, columns))
+            if columns is not None:
+                sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
+            sig = merge_sig(sig, sig_b, offset)
+            psi.append(psi_b)
+            delta.append(delta_b)
+            offset += node.n_stats
+        return np.hstack(psi), np.hstack(delta), sig
+
+    def forward(self, U, need_input_jacobian=True):
+        n, n_in = U.shape
+        V = self.transform(U)
+        d_out = V.shape[1]
+        cols, blocks, Ds = [], [], []
+        offset = 0
+        for node, columns, out, weight in self.branches:
+            _, J_b, D_b = node.forward(self._inputs(U, columns), need_input_jacobian)
+            cols.append(J_b.cols + out.start)
+            blocks.append((J_b.vals * weight, offset))
+            offset += node.n_stats
+            Ds.append((D_b, columns, out, weight))
+        all_cols = np.concatenate(cols) if cols else np.empty(0, dtype=np.intp)
+        vals = np.zeros((n, all_cols.size, self.n_stats))
+        start = 0
+        for block, stat_offset in blocks:
+            vals[:, start : start + block.shape[1], stat_offset : stat_offset + block.shape[2]] = block
+            start += block.shape[1]
+        J = Jacobian(all_cols, vals)
+        if not need_input_jacobian:
+            return V, J, None
+        return V, J, self._input_jacobian(Ds, n, n_in, d_out)
+
+    @staticmethod
+    def _input_jacobian(Ds, n, n_in, d_out):
+        if all(D is None or isinstance(D, Elementwise) for D, _, _, _ in Ds):
+            src, vals = np.full(d_out, -1), np.zeros((n, d_out))
+            for D, columns, out, weight in Ds:
+                if D is None:
+                    continue
+                mapped = D.src if columns is None else np.where(D.src >= 0, np.asarray(columns)[D.src], -1)
+                src[out] = mapped
+                vals[:, out] = weight * D.vals
+            return Elementwise(src, vals)
+        full = np.zeros((n, d_out, n_in))
+        for D, columns, out, weight in Ds:
+            if D is None:
+                continue
+            branch_in = n_in if columns is None else len(columns)
+            part = weight * _to_full(D, branch_in)
+            if columns is None:
+                full[:, out, :] += part
+            else:
+                full[:, out, np.asarray(columns)] += part
+        return Full(full)
+
+
+def _column_indices(ct, name):
+    indices = getattr(ct, "_transformer_to_input_indices", {}).get(name)
+    if indices is None:
+        raise TypeError(f"Cannot resolve the input columns of ColumnTransformer step {name!r}.")
+    return np.asarray(indices, dtype=np.intp)
+
+
+def _decode(transformer, path):
+    if isinstance(transformer, str) and transformer == "passthrough":
+        return StatelessLeaf(None, "identity")
+    if isinstance(transformer, Pipeline):
+        steps = [(name, step) for name, step in transformer.steps if step is not None and step != "passthrough"]
+        return Sequence(transformer, [_decode(step, f"{path}{name}") for name, step in steps])
+    if isinstance(transformer, ColumnTransformer):
+        branches = []
+        for name, step, _ in transformer.transformers_:
+            out = transformer.output_indices_.get(name, slice(0, 0))
+            if isinstance(step, str) and step == "drop" or out.stop == out.start:
+                continue
+            node = _decode(step, f"{path}{name} → ")
+            branches.append((node, _column_indices(transformer, name), out, 1.0))
+        return Union(transformer, branches)
+    if isinstance(transformer, FeatureUnion):
+        weights = transformer.transformer_weights or {}
+        branches, start = [], 0
+        for name, step in transformer.transformer_list:
+            if isinstance(step, str) and step == "drop":
+                continue
+            node = _decode(step, f"{path}{name} → ")
+            width = _output_width(step, transformer)
+            branches.append((node, None, slice(start, start + width), weights.get(name, 1.0)))
+            start += width
+        return Union(transformer, branches)
+    if isinstance(transformer, FunctionTransformer):
+        return StatelessLeaf(transformer, "identity" if transformer.func is None else "numerical")
+    leaf = _LEAVES.get(type(transformer))
+    if leaf is None:
+        raise TypeError(
+            f"preprocessing='refit' cannot follow the statistics of {path}{type(transformer).__name__}. "
+            f"Supported transformers: {SUPPORTED_TRANSFORMERS}. Use InfluenceEstimator(..., "
+            "preprocessing='fixed') to treat the fitted transformers as part of the data (only the final "
+            "model is refit)."
+        )
+    return leaf(transformer)
+
+
+def _output_width(step, union):
+    if isinstance(step, str) and step == "passthrough":
+        return union.n_features_in_
+    return len(step.get_feature_names_out())
+
+
+def check_refit_supported(prefix):
+    """Raise a ``TypeError`` naming the first transformer ``preprocessing="refit"`` cannot follow.
+
+    Works on an unfitted prefix too (only the types are read), so that the error comes
+    before a possibly long fit.
+    """
+    if isinstance(prefix, str) and prefix in ("passthrough", "drop"):
+        return
+    if prefix is None:
+        return
+    if isinstance(prefix, Pipeline):
+        for name, step in prefix.steps:
+            if step is not None and not (isinstance(step, str) and step == "passthrough"):
+                _check(step, f"{name} → ")
+        return
+    _check(prefix, "")
+
+
+def _check(transformer, path):
+    if isinstance(transformer, str):
+        return
+    if isinstance(transformer, Pipeline):
+        for name, step in transformer.steps:
+            if step is not None:
+                _check(step, f"{path}{name} → ")
+    elif isinstance(transformer, ColumnTransformer):
+        for name, step, _ in transformer.transformers:
+            _check(step, f"{path}{name} → ")
+        _check(transformer.remainder, f"{path}remainder → ")
+    elif isinstance(transformer, FeatureUnion):
+        for name, step in transformer.transformer_list:
+            _check(step, f"{path}{name} → ")
+    elif isinstance(transformer, FunctionTransformer):
+        return
+    elif type(transformer) not in _LEAVES:
+        _decode(transformer, path)  # raises the error that names it
+
+
+def decode_prefix(prefix):
+    """The statistics node of a fitted transformer prefix (``None``: no prefix)."""
+    if prefix is None:
+        return None
+    return _decode(prefix, "")

@@ -1,0 +1,497 @@
+"""Fitted transformers decoded into their statistics ``φ`` and the derivatives of each.
+
+One class per transformer family. Each reads the fitted scikit-learn transformer's own
+attributes (so the statistics are exactly the ones its ``transform`` uses) and knows,
+next to those statistics:
+
+* ``fit_terms(U)`` on the transformer's training input ``U`` (every training row):
+  ``psi[i] = ∂φ/∂t_i`` (the derivative in row ``i``'s weight, the input held fixed),
+  ``delta[i] = φ₋ᵢ − φ`` (the exact change when row ``i`` is removed), and ``sig``, the
+  derivative ``∂φ/∂U[i, c]`` of each statistic with respect to each input value;
+* ``forward(U)`` on any rows: the output ``V``, the Jacobian ``∂V/∂φ`` (:class:`Jacobian`)
+  and the input Jacobian ``∂V/∂U`` (:class:`Elementwise`, :class:`Full` or ``None`` for
+  zero, as for an encoder, whose output does not move continuously with its input).
+
+Rows carry weight 1 in the transformers' statistics (``InfluenceEstimator.fit`` passes
+``sample_weight`` to the final model only). Statistics that are not differentiable in
+the weights (order statistics: a median, a quantile, a minimum) have ``psi = 0`` (their
+derivative almost everywhere) and an exact ``delta``: the neighbouring order statistic.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class Jacobian:
+    """``∂V/∂φ`` restricted to the output columns that move: ``vals[r, j, k] = ∂V[r, cols[j]]/∂φ_k``."""
+
+    def __init__(self, cols, vals):
+        cols = np.asarray(cols, dtype=np.intp)
+        unique, position = np.unique(cols, return_inverse=True)
+        if unique.size < cols.size:  # one column moved by several statistics: one entry per column
+            merged = np.zeros((vals.shape[0], unique.size, vals.shape[2]))
+            np.add.at(merged, (slice(None), position), vals)
+            cols, vals = unique, merged
+        self.cols = cols
+        self.vals = vals
+
+    @classmethod
+    def empty(cls, n_rows, n_stats):
+        return cls(np.empty(0, dtype=np.intp), np.zeros((n_rows, 0, n_stats)))
+
+
+class Elementwise:
+    """Input Jacobian where output column ``o`` depends on input column ``src[o]`` only (``-1``: none)."""
+
+    def __init__(self, src, vals):
+        self.src = np.asarray(src, dtype=np.intp)
+        self.vals = vals
+
+
+class Full:
+    """Dense input Jacobian ``vals[r, o, c] = ∂V[r, o]/∂U[r, c]``."""
+
+    def __init__(self, vals):
+        self.vals = vals
+
+
+class Sig:
+    """``∂φ_{stat[e]}/∂U[i, col[e]] = vals[i, e]``: the statistics' derivatives in the input values."""
+
+    def __init__(self, stat, col, vals):
+        self.stat = np.asarray(stat, dtype=np.intp)
+        self.col = np.asarray(col, dtype=np.intp)
+        self.vals = vals
+
+    @classmethod
+    def empty(cls, n_rows):
+        return cls(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.zeros((n_rows, 0)))
+
+
+def numeric(U):
+    """``U`` as a dense float array, missing values (``None``, ``pd.NA``) as NaN."""
+    if sp.issparse(U):
+        return U.toarray().astype(float)
+    if hasattr(U, "to_numpy"):
+        return U.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(U, dtype=float)
+
+
+def _order_statistic_removal(x, q):
+    """For every row, the ``q``-th percentile (linear interpolation) of ``x`` without that row, minus with.
+
+    ``x`` (n,) may hold NaN (ignored, as ``np.nanpercentile`` does); rows with NaN get 0.
+    Also returns the derivative of the percentile in each value (the interpolation weights).
+    """
+    observed = np.flatnonzero(~np.isnan(x))
+    delta = np.zeros_like(x)
+    grad = np.zeros_like(x)
+    n_obs = observed.size
+    if n_obs < 2:
+        return delta, grad
+    order = np.argsort(x[observed], kind="stable")
+    values = x[observed][order]
+    rank = np.empty(n_obs, dtype=np.intp)
+    rank[order] = np.arange(n_obs)
+
+    def interpolate(count, skip):
+        h = (count - 1) * q / 100.0
+        low = int(np.floor(h))
+        frac = h - low
+        high = min(low + 1, count - 1)
+        shift_low = (low >= skip).astype(np.intp) if skip is not None else 0
+        shift_high = (high >= skip).astype(np.intp) if skip is not None else 0
+        low_v, high_v = values[low + shift_low], values[high + shift_high]
+        return low_v + frac * (high_v - low_v), low, high, frac
+
+    current, low, high, frac = interpolate(n_obs, None)
+    without, _, _, _ = interpolate(n_obs - 1, rank)
+    delta[observed] = without - current
+    weight = np.zeros(n_obs)
+    weight[low] += 1.0 - frac
+    weight[high] += frac
+    grad[observed] = weight[rank]
+    return delta, grad
+
+
+def _extreme_removal(x, largest):
+    """Change of ``min`` (or ``max``) of ``x`` when each row is removed, and its derivative in each value."""
+    observed = ~np.isnan(x)
+    delta = np.zeros_like(x)
+    grad = np.zeros_like(x)
+    values = np.where(observed, x, -np.inf if largest else np.inf)
+    if observed.sum() < 2:
+        return delta, grad
+    order = np.argsort(-values if largest else values, kind="stable")
+    best, second = order[0], order[1]
+    if values[best] != values[second]:  # a unique extreme: removing it moves the statistic
+        delta[best] = values[second] - values[best]
+        grad[best] = 1.0
+    return delta, grad
+
+
+class _Leaf:
+    """A fitted transformer with per-column statistics (each ``φ_k`` depends on input column ``col[k]``)."""
+
+    def __init__(self, transformer):
+        self.transformer = transformer
+
+    def transform(self, U):
+        return self.transformer.transform(U)
+
+
+class StatelessLeaf(_Leaf):
+    """A transformer without continuous statistics (encoders, stateless maps, ``'passthrough'``).
+
+    ``kind``: ``"identity"`` (passthrough), ``"zero"`` (encoders: no continuous dependence on
+    the input), ``"polynomial"`` (``PolynomialFeatures``: exact derivatives of the monomials)
+    or ``"numerical"`` (a ``FunctionTransformer``: central differences of its function).
+    """
+
+    n_stats = 0
+
+    def __init__(self, transformer, kind):
+        super().__init__(transformer)
+        self.kind = kind
+
+    def transform(self, U):
+        return U if self.kind == "identity" else self.transformer.transform(U)
+
+    def fit_terms(self, U):
+        n = U.shape[0]
+        return np.zeros((n, 0)), np.zeros((n, 0)), Sig.empty(n)
+
+    def forward(self, U, need_input_jacobian=True):
+        V = self.transform(U)
+        n = U.shape[0]
+        jac = Jacobian.empty(n, 0)
+        if not need_input_jacobian or self.kind == "zero":
+            return V, jac, None
+        if self.kind == "identity":
+            d = U.shape[1]
+            return V, jac, Elementwise(np.arange(d), np.ones((n, d)))
+        x = numeric(U)
+        if self.kind == "polynomial":
+            return V, jac, Full(_polynomial_jacobian(x, self.transformer.powers_))
+        return V, jac, Full(self._numerical_jacobian(U, x))
+
+    def _numerical_jacobian(self, U, x):
+        d_out = numeric(self.transformer.transform(U)).shape[1]
+        out = np.zeros((x.shape[0], d_out, x.shape[1]))
+        for c in range(x.shape[1]):
+            step = 1e-6 * np.maximum(1.0, np.abs(x[:, c]))
+            up, down = x.copy(), x.copy()
+            up[:, c] += step
+            down[:, c] -= step
+            out[:, :, c] = (numeric(self.transformer.transform(up)) - numeric(self.transformer.transform(down))) / (
+                2 * step[:, None]
+            )
+        return out
+
+
+def _polynomial_jacobian(x, powers):
+    """``∂(Π_k x_k^{p_ok})/∂x_c = p_oc x_c^{p_oc − 1} Π_{k≠c} x_k^{p_ok}``, shape (n, n_out, n_in)."""
+    n, d_in = x.shape
+    out = np.zeros((n, powers.shape[0], d_in))
+    for c in range(d_in):
+        reduced = powers.copy()
+        active = reduced[:, c] > 0
+        reduced[active, c] -= 1
+        monomials = np.prod(x[:, None, :] ** reduced[None, :, :], axis=2)
+        out[:, :, c] = np.where(active, powers[:, c], 0.0)[None, :] * monomials
+    return out
+
+
+class AffineLeaf(_Leaf):
+    """Scalers ``z = (x − center)/scale`` per column: ``StandardScaler``, ``RobustScaler``,
+    ``MinMaxScaler``, ``MaxAbsScaler``.
+
+    Statistics: the center of every centred column, then the scale of every scaled,
+    non-constant column (constant columns keep scale 1 in scikit-learn and do not move).
+    ``MinMaxScaler`` is written as ``center = min − a·(max − min)/(b − a)`` … through its
+    own statistics ``(min, max)``; see :class:`MinMaxLeaf`.
+    """
+
+    def __init__(self, transformer, center, scale, center_stat, scale_stat):
+        super().__init__(transformer)
+        self.center = center  # (d,) zeros when not centring
+        self.scale = scale  # (d,) ones when not scaling
+        self.center_cols = np.flatnonzero(center_stat)
+        self.scale_cols = np.flatnonzero(scale_stat)
+        self.n_stats = self.center_cols.size + self.scale_cols.size
+
+    @property
+    def stat_cols(self):
+        return np.concatenate([self.center_cols, self.scale_cols])
+
+    def forward(self, U, need_input_jacobian=True):
+        V = self.transform(U)
+        x = numeric(U)
+        observed = ~np.isnan(x)
+        z = np.where(observed, (x - self.center) / self.scale, 0.0)
+        n, d = x.shape
+        cols = self.stat_cols
+        vals = np.zeros((n, cols.size, self.n_stats))
+        k = np.arange(self.n_stats)
+        n_center = self.center_cols.size
+        per_stat = np.empty((n, self.n_stats))
+        per_stat[:, :n_center] = np.where(observed[:, self.center_cols], -1.0 / self.scale[self.center_cols], 0.0)
+        per_stat[:, n_center:] = -z[:, self.scale_cols] / self.scale[self.scale_cols]
+        vals[:, k, k] = per_stat  # stat k moves its own column; the column list repeats per stat
+        jac = Jacobian(cols, vals)
+        if not need_input_jacobian:
+            return V, jac, None
+        return V, jac, Elementwise(np.arange(d), np.where(observed, 1.0 / self.scale, 0.0))
+
+
+class StandardScalerLeaf(AffineLeaf):
+    """``StandardScaler``: center ``μ_c`` (mean), scale ``σ_c = √v_c`` (population variance).
+
+    .. math::
+        ∂μ/∂t_i = (x_i − μ)/S, \\quad ∂v/∂t_i = ((x_i − μ)^2 − v)/S, \\qquad
+        μ_{-i} − μ = −(x_i − μ)/(S − 1), \\quad v_{-i} = \\frac{S v − S (x_i − μ)^2/(S − 1)}{S − 1}
+
+    over the ``S`` observed rows of the column (NaN rows are ignored, as scikit-learn does).
+    """
+
+    def __init__(self, transformer):
+        d = transformer.n_features_in_
+        with_mean, with_std = transformer.with_mean, transformer.with_std
+        center = transformer.mean_ if with_mean else np.zeros(d)
+        scale = transformer.scale_ if with_std else np.ones(d)
+        var = transformer.var_ if with_std else None
+        constant = np.zeros(d, bool) if not with_std else ~np.isclose(np.sqrt(var), scale, rtol=1e-9, atol=0)
+        super().__init__(transformer, center, scale, np.full(d, with_mean), np.full(d, bool(with_std)) & ~constant)
+
+    def fit_terms(self, U):
+        x = numeric(U)
+        observed = ~np.isnan(x)
+        S = observed.sum(axis=0).astype(float)
+        mu = np.nanmean(np.where(observed, x, np.nan), axis=0)
+        dev = np.where(observed, x - mu, 0.0)
+        var = np.where(observed, dev**2, 0.0).sum(axis=0) / S
+        n = x.shape[0]
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        c = self.center_cols
+        n_center = c.size
+        remaining = np.maximum(S - 1.0, 1.0)
+        psi[:, :n_center] = dev[:, c] / S[c]
+        delta[:, :n_center] = -dev[:, c] / remaining[c]
+        sig[:, :n_center] = observed[:, c] / S[c]
+        c = self.scale_cols
+        sd = np.sqrt(var[c])
+        psi[:, n_center:] = np.where(observed[:, c], (dev[:, c] ** 2 - var[c]) / S[c] / (2 * sd), 0.0)
+        var_without = (S[c] * var[c] - S[c] * dev[:, c] ** 2 / remaining[c]) / remaining[c]
+        delta[:, n_center:] = np.where(observed[:, c], np.sqrt(np.maximum(var_without, 0.0)) - sd, 0.0)
+        sig[:, n_center:] = dev[:, c] / (S[c] * sd)
+        return psi, delta, Sig(np.arange(self.n_stats), self.stat_cols, sig)
+
+
+class RobustScalerLeaf(AffineLeaf):
+    """``RobustScaler``: center the median, scale the interquantile range (``np.nanpercentile``).
+
+    Order statistics: ``psi = 0``; ``delta`` the percentiles recomputed without the row.
+    """
+
+    def __init__(self, transformer):
+        d = transformer.n_features_in_
+        center = transformer.center_ if transformer.with_centering else np.zeros(d)
+        scale = transformer.scale_ if transformer.with_scaling else np.ones(d)
+        self.q_low, self.q_high = transformer.quantile_range
+        self.factor = 1.0
+        if transformer.with_scaling and transformer.unit_variance:
+            from scipy.stats import norm
+
+            self.factor = norm.ppf(self.q_high / 100.0) - norm.ppf(self.q_low / 100.0)
+        scaled = np.full(d, bool(transformer.with_scaling))
+        if transformer.with_scaling:
+            scaled &= scale != 1.0
+        super().__init__(transformer, center, scale, np.full(d, transformer.with_centering), scaled)
+
+    def fit_terms(self, U):
+        x = numeric(U)
+        n = x.shape[0]
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        for k, c in enumerate(self.center_cols):
+            delta[:, k], sig[:, k] = _order_statistic_removal(x[:, c], 50.0)
+        offset = self.center_cols.size
+        for k, c in enumerate(self.scale_cols):
+            d_high, g_high = _order_statistic_removal(x[:, c], self.q_high)
+            d_low, g_low = _order_statistic_removal(x[:, c], self.q_low)
+            delta[:, offset + k] = (d_high - d_low) / self.factor
+            sig[:, offset + k] = (g_high - g_low) / self.factor
+        return psi, delta, Sig(np.arange(self.n_stats), self.stat_cols, sig)
+
+
+class MaxAbsScalerLeaf(AffineLeaf):
+    """``MaxAbsScaler``: scale ``max_c |x|``; removing the unique largest moves it to the second."""
+
+    def __init__(self, transformer):
+        d = transformer.n_features_in_
+        scale = transformer.scale_
+        super().__init__(transformer, np.zeros(d), scale, np.zeros(d, bool), transformer.max_abs_ > 0)
+
+    def fit_terms(self, U):
+        x = numeric(U)
+        n = x.shape[0]
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        for k, c in enumerate(self.scale_cols):
+            delta[:, k], grad = _extreme_removal(np.abs(x[:, c]), largest=True)
+            sig[:, k] = grad * np.sign(np.nan_to_num(x[:, c]))
+        return psi, delta, Sig(np.arange(self.n_stats), self.stat_cols, sig)
+
+
+class MinMaxLeaf(_Leaf):
+    """``MinMaxScaler``: ``z = a + (b − a)(x − m)/(M − m)`` with statistics ``(m_c, M_c)``.
+
+    .. math::
+        ∂z/∂m = (b − a)(x − M)/(M − m)^2, \\qquad ∂z/∂M = −(b − a)(x − m)/(M − m)^2
+
+    Order statistics: ``psi = 0``; removing the unique minimum (maximum) moves it to the
+    second smallest (largest). With ``clip=True`` clipped outputs do not move.
+    """
+
+    def __init__(self, transformer):
+        super().__init__(transformer)
+        self.low, self.high = transformer.feature_range
+        self.data_min, self.data_max = transformer.data_min_, transformer.data_max_
+        self.cols = np.flatnonzero(self.data_max > self.data_min)
+        self.n_stats = 2 * self.cols.size
+
+    def fit_terms(self, U):
+        x = numeric(U)
+        n = x.shape[0]
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        m = self.cols.size
+        for k, c in enumerate(self.cols):
+            delta[:, k], sig[:, k] = _extreme_removal(x[:, c], largest=False)
+            delta[:, m + k], sig[:, m + k] = _extreme_removal(x[:, c], largest=True)
+        return psi, delta, Sig(np.arange(self.n_stats), np.concatenate([self.cols, self.cols]), sig)
+
+    def forward(self, U, need_input_jacobian=True):
+        V = self.transform(U)
+        x = numeric(U)
+        n, d = x.shape
+        observed = ~np.isnan(x)
+        moving = observed.copy()
+        if self.transformer.clip:
+            z = numeric(V)
+            moving &= (z > self.low) & (z < self.high)
+        c = self.cols
+        span = self.data_max[c] - self.data_min[c]
+        width = self.high - self.low
+        m = c.size
+        vals = np.zeros((n, 2 * m, self.n_stats))
+        k = np.arange(m)
+        xc = np.where(moving[:, c], x[:, c], 0.0)
+        vals[:, k, k] = np.where(moving[:, c], width * (xc - self.data_max[c]) / span**2, 0.0)
+        vals[:, m + k, m + k] = np.where(moving[:, c], -width * (xc - self.data_min[c]) / span**2, 0.0)
+        jac = Jacobian(np.concatenate([c, c]), vals)
+        if not need_input_jacobian:
+            return V, jac, None
+        return V, jac, Elementwise(np.arange(d), np.where(moving, self.transformer.scale_, 0.0))
+
+
+class ImputerLeaf(_Leaf):
+    """``SimpleImputer``: ``z = x`` where observed, the fill value ``φ_c`` where missing.
+
+    Statistics: the fill values of the numeric columns the imputer keeps, for the
+    ``"mean"`` (``∂φ/∂t_i = (x_i − φ)/S``), ``"median"`` (an order statistic) and
+    ``"most_frequent"`` (``psi = 0``; removal changes the mode when its count ties)
+    strategies; ``"constant"`` fills do not move. ``add_indicator`` columns are 0/1 and do
+    not move either.
+    """
+
+    def __init__(self, transformer):
+        super().__init__(transformer)
+        stats = np.asarray(transformer.statistics_)
+        self.numeric_fill = stats.dtype.kind in "fiu" or (
+            stats.dtype == object and all(isinstance(v, (int, float, np.number)) for v in stats)
+        )
+        fill = stats.astype(float) if self.numeric_fill else None
+        d = stats.shape[0]
+        kept = np.ones(d, bool) if transformer.keep_empty_features else ~_isnan_object(stats)
+        self.kept = np.flatnonzero(kept)
+        self.fill = fill
+        moving = transformer.strategy in ("mean", "median", "most_frequent") and self.numeric_fill
+        self.cols = self.kept[~np.isnan(fill[self.kept])] if moving else np.empty(0, dtype=np.intp)
+        self.n_stats = self.cols.size
+        self.n_indicator = 0 if transformer.indicator_ is None else len(transformer.indicator_.features_)
+
+    def _missing(self, U, x):
+        if self.numeric_fill is False:
+            return None
+        value = self.transformer.missing_values
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return np.isnan(x)
+        return np.isnan(x) | (x == value)
+
+    def fit_terms(self, U):
+        n = U.shape[0]
+        if self.n_stats == 0:
+            return np.zeros((n, 0)), np.zeros((n, 0)), Sig.empty(n)
+        x = numeric(U)
+        missing = self._missing(U, x)
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        strategy = self.transformer.strategy
+        for k, c in enumerate(self.cols):
+            observed = ~missing[:, c]
+            values = np.where(observed, x[:, c], np.nan)
+            if strategy == "mean":
+                S = observed.sum()
+                dev = np.where(observed, values - self.fill[c], 0.0)
+                psi[:, k] = dev / S
+                delta[:, k] = -dev / max(S - 1.0, 1.0)
+                sig[:, k] = observed / S
+            elif strategy == "median":
+                delta[:, k], sig[:, k] = _order_statistic_removal(values, 50.0)
+            else:
+                delta[:, k] = _mode_removal(values, self.fill[c])
+        return psi, delta, Sig(np.arange(self.n_stats), self.cols, sig)
+
+    def forward(self, U, need_input_jacobian=True):
+        V = self.transform(U)
+        n = U.shape[0]
+        d_out = self.kept.size + self.n_indicator
+        if self.n_stats == 0 and not need_input_jacobian:
+            return V, Jacobian.empty(n, 0), None
+        x = numeric(U) if self.numeric_fill else None
+        position = np.full(self.transformer.statistics_.shape[0], -1)
+        position[self.kept] = np.arange(self.kept.size)
+        if x is None:
+            return V, Jacobian.empty(n, 0), None
+        missing = self._missing(U, x)
+        vals = np.zeros((n, self.n_stats, self.n_stats))
+        k = np.arange(self.n_stats)
+        vals[:, k, k] = missing[:, self.cols]
+        jac = Jacobian(position[self.cols], vals)
+        if not need_input_jacobian:
+            return V, jac, None
+        src = np.full(d_out, -1)
+        src[: self.kept.size] = self.kept
+        dvals = np.zeros((n, d_out))
+        dvals[:, : self.kept.size] = ~missing[:, self.kept]
+        return V, jac, Elementwise(src, dvals)
+
+
+def _isnan_object(values):
+    return np.array([isinstance(v, float) and np.isnan(v) for v in values.tolist()], dtype=bool)
+
+
+def _mode_removal(values, mode):
+    """Change of scikit-learn's most frequent value (smallest among ties) when each row is removed."""
+    observed = ~np.isnan(values)
+    delta = np.zeros_like(values)
+    uniques, counts = np.unique(values[observed], return_counts=True)
+    top = counts[uniques == mode]
+    if uniques.size < 2 or top.size == 0:
+        return delta
+    top = top[0]
+    others = uniques != mode
+    best_other = counts[others].max()
+    if top - 1 > best_other:
+        return delta
+    tied = uniques[others][counts[others] == best_other]
+    new_mode = min(tied.min(), mode) if top - 1 == best_other else tied.min()
+    delta[observed & (values == mode)] = new_mode - mode
+    return delta
