@@ -432,3 +432,49 @@ def test_single_output_regressor_accepts_column_targets(issue_data):
         match=r"y must have shape \(n_samples, 2\) for this regressor with 2 output.*5 query rows.*got shape \(5,\)",
     ):
         two.loss(X[:5], y[:5])
+
+
+# --- crashes with unhelpful messages -----------------------------------------------------------------
+
+ANY_ESTIMATOR = [
+    (Ridge(), "y"),
+    (LogisticRegression(), "yb"),
+    (RidgeClassifier(), "yb"),
+    (PoissonRegressor(), "counts"),
+    (HuberRegressor(), "y"),
+]
+
+
+@pytest.mark.parametrize("estimator, target", ANY_ESTIMATOR, ids=lambda v: type(v).__name__)
+def test_scalar_query_label_is_a_clear_error(estimator, target, issue_data):
+    """``influence(X[:1], 1)``: an IndexError for every estimator; now a ValueError that names y, the
+    value received and what to pass."""
+    X, y, yb = issue_data
+    labels = {"y": y, "yb": yb, "counts": np.round(np.exp(y / 3))}[target]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf = InfluenceEstimator(estimator).fit(X, labels)
+    for method in ("influence", "loss", "top_influences"):
+        with pytest.raises(ValueError, match=r"got the scalar y=1\. For a single query point pass a list: y=\[1\]"):
+            getattr(inf, method)(X[:1], 1)
+
+
+def test_wrong_label_columns_and_types_are_clear_errors(issue_data):
+    """A multiclass classifier given one-hot labels (a broadcast error before), a regressor given
+    string labels ("could not convert string to float"), and ``k=True`` / ``n_probes=True`` (taken as 1)."""
+    X, y, _ = issue_data
+    classes = np.digitize(y, [-1.0, 1.0])
+    clf = InfluenceEstimator(LogisticRegression(tol=1e-10)).fit(X, classes)
+    with pytest.raises(
+        ValueError, match=r"one class label per query row, shape \(4,\) or \(4, 1\).*got shape \(4, 3\)"
+    ):
+        clf.influence(X[:4], np.eye(3)[classes[:4]])
+    reg = InfluenceEstimator(Ridge()).fit(X, y)
+    with pytest.raises(ValueError, match=r"y must hold numeric responses.*dtype <U1 such as \['a', 'b'\]"):
+        reg.influence(X[:2], ["a", "b"])
+    np.testing.assert_array_equal(reg.loss(X[:2], ["1.5", "2"]), reg.loss(X[:2], [1.5, 2.0]))  # numbers as text
+    with pytest.raises(ValueError, match="k must be a positive integer; got k=True"):
+        reg.top_influences(X[:2], y[:2], k=True)
+    with pytest.raises(ValueError, match="n_probes must be None or a positive integer; got n_probes=True"):
+        reg.self_influence(n_probes=True)
+    assert reg.top_influences(X[:2], y[:2], k=np.int64(2)).harmful_indices.shape == (2, 2)
