@@ -33,11 +33,20 @@ from ._design import LinearDesign
 from ._frames import FramesMixin
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import CGSolver, ExactSolver, LissaSolver, cg_accuracy_message, mean_hessian_extremes
+from ._solvers import (
+    CGSolver,
+    ExactSolver,
+    LissaSolver,
+    cg_accuracy_message,
+    lissa_bias_bound,
+    mean_hessian_extremes,
+)
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
+#: LiSSA's relative error (noise or bias) above which ``fit`` warns.
+LISSA_RTOL = 1e-2
 
 _SOLVERS = ("auto", "exact", "cg", "lissa")
 _PREPROCESSING = ("refit", "fixed")
@@ -203,7 +212,14 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         parameter-space results.
     lissa_bias_bound_ : float
         ``solver="lissa"`` only: ``(1 − λ_min/scale)^depth``, the bound on the truncation
-        bias of every ``H⁻¹ v`` relative to its size (λ_min of ``H/n`` estimated by Lanczos).
+        bias of every ``H⁻¹ v`` relative to its size (λ_min of ``H/n``, penalty and damping
+        included, estimated by Lanczos). It says nothing about the noise of the draws.
+    lissa_error_ : float
+        ``solver="lissa"`` only: the relative standard error of LiSSA's ``H⁻¹ v`` (the mean
+        of ``lissa_repeats`` repeats), from the spread between four repeats run in ``fit``
+        on a few training gradients (root mean square over them): the typical relative
+        error of the parameter-space results, on top of the bias. ``fit`` warns when it or
+        the bias bound exceeds 1e-2.
     n_features_in_ : int
         Number of features seen during ``fit`` (raw space for a pipeline).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -483,11 +499,11 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 f"and of its one-row estimates (up to {sampled:.3g}); with lissa_scale={scale:g} the series "
                 f"can diverge. Set lissa_scale >= {1.25 * needed:.3g} (or None to choose it).",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        self.lissa_bias_bound_ = float((1.0 - max(smallest, 0.0) / scale) ** self.lissa_depth)
-
-        return LissaSolver(
+        smallest = max(smallest, (np.min(objective.penalty) + self.damping) / design.n_samples)  # H ⪰ diag(λ)
+        self.lissa_bias_bound_ = lissa_bias_bound(smallest, largest, scale, self.lissa_depth)
+        solver = LissaSolver(
             objective,
             design,
             curvature,
@@ -499,6 +515,31 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
             self.random_state,
             self.verbose,
         )
+        # the noise, measured on a few training gradients (the right-hand sides influence solves)
+        rows = np.unique(np.linspace(0, design.n_samples - 1, min(8, design.n_samples)).astype(int))
+        probes = self._gradients(design.take(rows), self._residuals[rows])
+        errors = solver.solve_with_error(probes[np.linalg.norm(probes, axis=(1, 2)) > 0], repeats=4)[1]
+        self.lissa_error_ = float(np.sqrt(np.mean(errors**2))) if errors.size else 0.0
+        if not self.lissa_error_ <= LISSA_RTOL or self.lissa_bias_bound_ > LISSA_RTOL:
+            rate = 1.0 - smallest / scale
+            depth = int(np.ceil(np.log(LISSA_RTOL) / np.log(rate))) if 0 < rate < 1 else None
+            noise = (
+                f"off by about {self.lissa_error_:.1e} relative (lissa_error_: the standard error of the mean of "
+                f"lissa_repeats={self.lissa_repeats} repeats, from their spread on training gradients)"
+                if self.lissa_repeats > 1
+                else "off by an amount lissa_repeats=1 cannot measure (lissa_error_ is NaN: use 2 or more)"
+            )
+            warnings.warn(
+                f"LiSSA's estimates of H⁻¹v are {noise}, plus up to {self.lissa_bias_bound_:.1e} "
+                f"(lissa_bias_bound_) from truncating the series at lissa_depth={self.lissa_depth}. For errors "
+                f"below {LISSA_RTOL:g}: increase lissa_repeats (the noise falls like 1/sqrt(repeats)) or "
+                "lissa_batch_size (less noise per step)"
+                + (f", and lissa_depth to at least {depth} for the bias" if depth and depth > self.lissa_depth else "")
+                + "; or use solver='exact' or 'cg', which are exact to working precision / to cg_tol.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return solver
 
     def _resolve_solver(self, objective):
         if self.solver != "auto":

@@ -292,3 +292,81 @@ def test_cg_meets_its_stated_tolerance_when_it_does_not_warn(case, ill_scaled, b
             np.einsum("ij,jk,ik->i", error, weight, error) / np.einsum("ij,jk,ik->i", want, weight, want)
         )
         assert relative.max() <= bound
+
+
+# --- item 3: LiSSA reports the error it makes ----------------------------------------------
+
+
+def test_lissa_bias_bound_is_that_of_the_mean_hessian_with_penalty_and_damping(issue_data):
+    """``(1 − λ_min/scale)^depth`` with λ_min of H/n, H = 2X̃ᵀX̃ + 2α·mask + damping·I written out with numpy."""
+    X, y, _, _, _, _ = issue_data
+    with pytest.warns(ConvergenceWarning, match="lissa_depth=50"):
+        lissa = InfluenceEstimator(
+            Ridge(alpha=1.0), solver="lissa", damping=0.5, lissa_depth=50, lissa_repeats=2, random_state=0
+        ).fit(X, y)
+    Xt = np.c_[X, np.ones(len(y))]
+    H = 2.0 * Xt.T @ Xt + np.diag([2.0, 2.0, 2.0, 2.0, 0.0]) + 0.5 * np.eye(5)
+    eigenvalues = np.linalg.eigvalsh(H / len(y))
+    scale = lissa._solver.scale
+    assert scale > eigenvalues[-1]
+    assert lissa.lissa_bias_bound_ == pytest.approx((1.0 - eigenvalues[0] / scale) ** 50, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "case, settings",
+    [
+        ("ridge", {}),
+        ("logistic", {}),
+        ("ridge", dict(lissa_batch_size=8, lissa_repeats=40)),
+        ("logistic", dict(lissa_depth=20)),  # bias-dominated: the issue's 55 % case
+    ],
+)
+def test_lissa_reported_error_is_the_actual_error(case, settings, issue_data):
+    """``lissa_error_ + lissa_bias_bound_`` against the exact solver: within a factor 3 either way."""
+    X, y, yb, _, _, _ = issue_data
+    model, target = (Ridge(), y) if case == "ridge" else (tight_logistic(C=1.0), yb)
+    exact = InfluenceEstimator(model, solver="exact").fit(X, target).influence_params()
+    settings = {"lissa_depth": 300, "random_state": 0, **settings}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lissa = InfluenceEstimator(model, solver="lissa", **settings).fit(X, target)
+    relative = np.sum((lissa.influence_params() - exact) ** 2, axis=1) / np.sum(exact**2, axis=1)
+    actual = np.sqrt(relative.mean())
+    reported = lissa.lissa_error_ + lissa.lissa_bias_bound_
+    assert reported / 3 <= actual <= 3 * reported
+
+
+def test_lissa_warns_at_the_default_settings_where_it_is_several_per_cent_off(issue_data):
+    X, y, _, _, _, _ = issue_data
+    with pytest.warns(ConvergenceWarning, match=r"off by about .*lissa_repeats.*solver='exact' or 'cg'"):
+        lissa = InfluenceEstimator(Ridge(), solver="lissa", random_state=0).fit(X, y)
+    assert lissa.lissa_error_ > 1e-2 and lissa.lissa_bias_bound_ < 1e-30
+    with pytest.warns(ConvergenceWarning, match=r"lissa_depth=20.*lissa_depth to at least"):
+        InfluenceEstimator(Ridge(), solver="lissa", lissa_depth=20, random_state=0).fit(X, y)
+
+
+def test_lissa_is_quiet_and_accurate_with_enough_samples(issue_data):
+    X, y, _, _, _, _ = issue_data
+    exact = InfluenceEstimator(Ridge(), solver="exact").fit(X, y).influence_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        lissa = InfluenceEstimator(
+            Ridge(), solver="lissa", lissa_depth=200, lissa_repeats=100, lissa_batch_size=60, random_state=0
+        ).fit(X, y)
+    assert lissa.lissa_error_ + lissa.lissa_bias_bound_ <= 1e-2
+    error = np.linalg.norm(lissa.influence_params() - exact, axis=1) / np.linalg.norm(exact, axis=1)
+    assert np.sqrt(np.mean(error**2)) <= 3e-2
+
+
+def test_refit_with_another_solver_forgets_the_solver_attributes(issue_data):
+    X, y, _, _, _, _ = issue_data
+    inf = InfluenceEstimator(Ridge(), solver="lissa", lissa_depth=5, lissa_repeats=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inf.fit(X, y)
+    assert hasattr(inf, "lissa_bias_bound_") and hasattr(inf, "lissa_error_")
+    inf.set_params(solver="cg").fit(X, y)
+    assert hasattr(inf, "cg_condition_estimate_")
+    assert not hasattr(inf, "lissa_bias_bound_") and not hasattr(inf, "lissa_error_")
+    inf.set_params(solver="exact").fit(X, y)
+    assert not hasattr(inf, "cg_condition_estimate_")
