@@ -113,6 +113,10 @@ def concat_stats(first, second):
     """One Jacobian for the statistics of ``first`` followed by those of ``second``."""
     n, m1, m2 = first.vals.shape[0], first.vals.shape[2], second.vals.shape[2]
     cols = np.union1d(first.cols, second.cols)
+    if m1 == 0 and np.array_equal(second.cols, cols):
+        return second
+    if np.array_equal(first.cols, cols) and np.array_equal(second.cols, cols):  # one pass, no zero fill
+        return Jacobian(cols, np.concatenate([first.vals, second.vals], axis=2))
     vals = np.zeros((n, cols.size, m1 + m2))
     vals[:, np.searchsorted(cols, first.cols), :m1] = first.vals
     vals[:, np.searchsorted(cols, second.cols), m1:] = second.vals
@@ -155,9 +159,10 @@ def propagate_sig(L, sig_prev):
     if sig_prev.col.size == 0 or not np.any(L):
         return Sig.empty(n)
     stats, cols, vals = [], [], []
-    targets = np.flatnonzero(np.any(L != 0, axis=1))
     for col in np.unique(sig_prev.col):
         entries = np.flatnonzero(sig_prev.col == col)
+        # only the later statistics this column's earlier ones reach (per-column scalers: one or two, not all)
+        targets = np.flatnonzero(np.any(L[:, sig_prev.stat[entries]] != 0, axis=1))
         vals.append(sig_prev.vals[:, entries] @ L[np.ix_(targets, sig_prev.stat[entries])].T)
         stats.append(targets)
         cols.append(np.full(targets.size, col))

@@ -230,14 +230,14 @@ class AffineLeaf(_Leaf):
         observed = ~np.isnan(x)
         z = np.where(observed, (x - self.center) / self.scale, 0.0)
         n, d = x.shape
-        cols = self.stat_cols
+        cols, position = np.unique(self.stat_cols, return_inverse=True)
         vals = np.zeros((n, cols.size, self.n_stats))
         k = np.arange(self.n_stats)
         n_center = self.center_cols.size
         per_stat = np.empty((n, self.n_stats))
         per_stat[:, :n_center] = np.where(observed[:, self.center_cols], -1.0 / self.scale[self.center_cols], 0.0)
         per_stat[:, n_center:] = -z[:, self.scale_cols] / self.scale[self.scale_cols]
-        vals[:, k, k] = per_stat  # stat k moves its own column; the column list repeats per stat
+        vals[:, position, k] = per_stat  # stat k moves its own column (one entry per column, no merge)
         jac = Jacobian(cols, vals)
         if not need_input_jacobian:
             return V, jac, None
@@ -381,12 +381,12 @@ class MinMaxLeaf(_Leaf):
         span = self.data_max[c] - self.data_min[c]
         width = self.high - self.low
         m = c.size
-        vals = np.zeros((n, 2 * m, self.n_stats))
+        vals = np.zeros((n, m, self.n_stats))  # column c moved by its min (stat k) and its max (stat m + k)
         k = np.arange(m)
         xc = np.where(moving[:, c], x[:, c], 0.0)
         vals[:, k, k] = np.where(moving[:, c], width * (xc - self.data_max[c]) / span**2, 0.0)
-        vals[:, m + k, m + k] = np.where(moving[:, c], -width * (xc - self.data_min[c]) / span**2, 0.0)
-        jac = Jacobian(np.concatenate([c, c]), vals)
+        vals[:, k, m + k] = np.where(moving[:, c], -width * (xc - self.data_min[c]) / span**2, 0.0)
+        jac = Jacobian(c, vals)
         if not need_input_jacobian:
             return V, jac, None
         return V, jac, Elementwise(np.arange(d), np.where(moving, self.transformer.scale_, 0.0))
