@@ -347,7 +347,9 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data (raw feature space when the estimator is a pipeline).
+            Training data (raw feature space when the estimator is a pipeline; then the
+            fitted estimator keeps a reference to it, not a copy, for
+            ``perturbation_influence(space="raw")``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Training targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -395,6 +397,8 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         curvature = objective.curvature_weights(targets, raw, weights)
 
         self._prefix, self._objective, self._design = prefix, objective, design
+        # a reference, not a copy: perturbation_influence(space="raw") differentiates the transformers at it
+        self._raw_X = None if prefix is None else (X if hasattr(X, "shape") else np.asarray(X))
         self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
         self._curvature = curvature
         self._damping = self.damping  # what H was built with: query methods read this, never self.damping

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._design import LinearDesign, row_chunks
 from ._labels import labelled, positional_indices
 from ._progress import progress
+from ._raw_columns import raw_perturbation_influence
 
 _METHODS = ("influence", "newton")
 
@@ -718,7 +719,7 @@ class InfluenceQuantitiesMixin:
             out[chunk] = objective.to_public(self._solver.solve(rhs))
         return out
 
-    def perturbation_influence(self, X, y, *, indices=None):
+    def perturbation_influence(self, X, y, *, indices=None, space="raw"):
         """Koh & Liang's ``I_pert,loss``: how each query loss moves as a training row's features move.
 
         .. math::
@@ -729,8 +730,25 @@ class InfluenceQuantitiesMixin:
         with respect to feature ``c`` of training row ``i``, after refitting (the entry is
         per unit of the row's weight; a data-scaled penalty's share does not depend on the
         features and adds nothing).
-        **Positive**: increasing that feature raises the query loss. Features are those
-        the final model sees (after a pipeline's fixed transformers).
+        **Positive**: increasing that feature raises the query loss.
+
+        For a pipeline, ``space="raw"`` (the default) answers in the raw columns ``X`` was
+        fitted on, by the chain rule of the fitted transformers: moving ``x_ic`` moves row
+        ``i``'s features by ``D_i = ∂z_i/∂x_ic`` and, under ``preprocessing="refit"``, the
+        transformers' statistics by ``σ_i = ∂φ/∂x_ic``, which move every row's features and
+        the query's (``W_j`` below, as in :meth:`influence`):
+
+        .. math::
+            R_{jic} = \\sum_f \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)_f \\, D_{i,fc}
+                + \\frac{n}{s_i} W_j σ_{i,c}
+
+        so that ``R × s_i/n`` is the derivative again. NaN where there is none: columns
+        that are not numeric (categories), missing raw values, and, under ``"refit"`` with
+        statistics, rows of weight 0 (they still move the statistics, by an amount that is
+        not a multiple of ``s_i``). A numeric column read only by an encoder gets 0. The
+        estimator keeps a reference to the training ``X`` for this (not a copy: do not
+        modify it in place after ``fit``). ``space="model"``: the features the final model
+        sees (after the transformers). The two agree when the estimator is not a pipeline.
 
         Parameters
         ----------
@@ -741,13 +759,27 @@ class InfluenceQuantitiesMixin:
         indices : array-like of int or bool, default=None
             Training rows to report; ``None``: all (the result has n_queries × n_train ×
             n_features entries: select rows on large data).
+        space : {"raw", "model"}, default="raw"
+            The features differentiated: a pipeline's raw input columns, or the final
+            model's input features.
 
         Returns
         -------
-        perturbation_influence : ndarray of shape (n_queries, n_selected, n_model_features)
+        perturbation_influence : ndarray of shape (n_queries, n_selected, n_features)
+            ``n_features``: the raw columns (``n_features_in_``) for ``space="raw"``, the
+            final model's features for ``space="model"``.
         """
+        if space not in ("raw", "model"):
+            raise ValueError(f"space must be 'raw' or 'model'; got space={space!r}.")
         query = self._query(X, y)
         rows = self._training_rows(indices)
+        out = self._model_perturbation_influence(query, rows)
+        if space == "model" or self._prefix is None:
+            return out
+        return raw_perturbation_influence(self, query, rows, out)
+
+    def _model_perturbation_influence(self, query, rows):
+        """``perturbation_influence(space="model")`` for a validated query and training rows."""
         objective = self._objective
         if not objective.closed_form:  # a differentiable model: through autograd
             solved = self._solved_query_gradients(query)[:, 0, :]
