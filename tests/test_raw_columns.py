@@ -15,7 +15,7 @@ from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 
 from sklearn_influence import InfluenceEstimator
 
@@ -181,3 +181,31 @@ def test_space_is_validated_and_plain_models_agree(frame):
         plain.perturbation_influence(Z[50:], y[50:], indices=[0, 1]),
         plain.perturbation_influence(Z[50:], y[50:], indices=[0, 1], space="model"),
     )
+
+
+@pytest.mark.parametrize("preprocessing", ["refit", "fixed"])
+def test_dense_input_jacobian_on_an_array(frame, preprocessing):
+    """PolynomialFeatures after imputation and scaling (a full input Jacobian), on a numpy array."""
+    df, y, _ = frame
+    values = df[["a", "b", "d"]].to_numpy()
+    X, Xq, yq, y = values[:50], values[50:], y[50:], y[:50]
+    pipeline = make_pipeline(SimpleImputer(), StandardScaler(), PolynomialFeatures(2), Ridge(solver="cholesky"))
+    inf = InfluenceEstimator(pipeline, preprocessing=preprocessing).fit(X, y)
+    rows = [r for r in range(50) if not np.isnan(X[r]).any()][:2]
+    ours = inf.perturbation_influence(Xq, yq, indices=rows)
+    assert ours.shape == (len(Xq), 2, 3)
+    for k, row in enumerate(rows):
+        for c in range(3):
+            h = STEP * np.nanstd(X[:, c])
+            losses = []
+            for sign in (1.0, -1.0):
+                moved = X.copy()
+                moved[row, c] += sign * h
+                if preprocessing == "refit":
+                    losses.append(_loss(clone(pipeline).fit(moved, y), Xq, yq))
+                else:
+                    prefix = inf.estimator_[:-1]
+                    model = clone(pipeline[-1]).fit(prefix.transform(moved), y)
+                    losses.append(_loss(model, prefix.transform(Xq), yq))
+            expected = (losses[0] - losses[1]) / (2 * h)
+            np.testing.assert_allclose(ours[:, k, c] / 50, expected, rtol=1e-5, atol=1e-7 * np.max(np.abs(expected)))
