@@ -15,7 +15,7 @@ from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, QuantileTransformer, StandardScaler
 
 from sklearn_influence import InfluenceEstimator
 
@@ -209,3 +209,13 @@ def test_dense_input_jacobian_on_an_array(frame, preprocessing):
                     losses.append(_loss(model, prefix.transform(Xq), yq))
             expected = (losses[0] - losses[1]) / (2 * h)
             np.testing.assert_allclose(ours[:, k, c] / 50, expected, rtol=1e-5, atol=1e-7 * np.max(np.abs(expected)))
+
+
+def test_raw_space_refuses_a_transformer_without_derivatives(frame):
+    df, y, _ = frame
+    values = df[["d"]].to_numpy()
+    pipeline = make_pipeline(QuantileTransformer(n_quantiles=20), Ridge())
+    inf = InfluenceEstimator(pipeline, preprocessing="fixed").fit(values[:50], y[:50])
+    with pytest.raises(ValueError, match=r"space='raw'.*QuantileTransformer.*Use space='model'"):
+        inf.perturbation_influence(values[50:], y[50:], indices=[0])
+    assert inf.perturbation_influence(values[50:], y[50:], indices=[0], space="model").shape == (10, 1, 1)
