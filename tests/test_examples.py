@@ -14,6 +14,7 @@ SMALL_FLAG = {
     "plot_domain_mismatch.py": ["--small"],
     "plot_mislabeled.py": ["--small"],
     "plot_training_set_attack.py": ["--small"],
+    "plot_tabular_pipeline.py": ["--small"],
 }
 
 
