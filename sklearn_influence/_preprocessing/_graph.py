@@ -18,6 +18,7 @@ leaves' terms:
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import (
@@ -28,19 +29,23 @@ from sklearn.preprocessing import (
     OrdinalEncoder,
     PolynomialFeatures,
     RobustScaler,
+    SplineTransformer,
     StandardScaler,
 )
 from sklearn.utils import _safe_indexing
 
 from ._leaves import (
     Elementwise,
+    FactoredSig,
     Full,
     ImputerLeaf,
     Jacobian,
     MaxAbsScalerLeaf,
     MinMaxLeaf,
+    PCALeaf,
     RobustScalerLeaf,
     Sig,
+    SplineLeaf,
     StandardScalerLeaf,
     StatelessLeaf,
 )
@@ -54,13 +59,15 @@ _LEAVES = {
     OneHotEncoder: lambda t: StatelessLeaf(t, "zero"),
     OrdinalEncoder: lambda t: StatelessLeaf(t, "zero"),
     PolynomialFeatures: lambda t: StatelessLeaf(t, "polynomial"),
+    PCA: PCALeaf,
+    SplineTransformer: SplineLeaf,
 }
 
 #: Transformers whose statistics ``preprocessing="refit"`` follows.
 SUPPORTED_TRANSFORMERS = (
     "Pipeline, ColumnTransformer (any remainder), FeatureUnion, StandardScaler, MinMaxScaler, MaxAbsScaler, "
     "RobustScaler, SimpleImputer (every strategy, add_indicator), OneHotEncoder, OrdinalEncoder, "
-    "PolynomialFeatures, FunctionTransformer (stateless), 'passthrough'"
+    "PolynomialFeatures, SplineTransformer, PCA, FunctionTransformer (stateless), 'passthrough'"
 )
 
 
@@ -125,6 +132,8 @@ def concat_stats(first, second):
 
 def chain_sig(sig, D, n_in):
     """``∂φ/∂U_a · ∂U_a/∂U``: a step's statistics in the values of the sequence's input."""
+    if sig is None or isinstance(sig, FactoredSig):
+        return None  # not listed per input value
     n = sig.vals.shape[0]
     if D is None or sig.col.size == 0:
         return Sig.empty(n)
@@ -139,6 +148,8 @@ def chain_sig(sig, D, n_in):
 
 def contract(sig, J, n_stats):
     """``L = Σ_j ∂φ/∂U_j · ∂U_j/∂φ_prev`` of shape (n_stats, n_prev)."""
+    if isinstance(sig, FactoredSig):
+        return sig.contract(J, n_stats)
     m_prev = J.vals.shape[2]
     L = np.zeros((n_stats, m_prev))
     if m_prev == 0 or sig.col.size == 0 or J.cols.size == 0:
@@ -153,9 +164,10 @@ def contract(sig, J, n_stats):
     return L
 
 
-def propagate_sig(L, sig_prev):
+def propagate_sig(L, sig_prev, n):
     """``L · ∂φ_prev/∂U``: the earlier statistics' dependence on the input, carried to later ones."""
-    n = sig_prev.vals.shape[0]
+    if sig_prev is None:
+        return None if np.any(L) else Sig.empty(n)
     if sig_prev.col.size == 0 or not np.any(L):
         return Sig.empty(n)
     stats, cols, vals = [], [], []
@@ -170,6 +182,8 @@ def propagate_sig(L, sig_prev):
 
 
 def merge_sig(first, second, offset):
+    if first is None or second is None:
+        return None  # a step kept its input derivatives factored
     return Sig(
         np.concatenate([first.stat, second.stat + offset]),
         np.concatenate([first.col, second.col]),
@@ -198,7 +212,7 @@ class Sequence:
             L = contract(sig_a, J, child.n_stats)
             psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
             sig_a = chain_sig(sig_a, D, n_in)
-            propagated = propagate_sig(L, sig_total)
+            propagated = propagate_sig(L, sig_total, n)
             sig_a = merge_sig(sig_a, propagated, 0)
             sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
             psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
@@ -242,7 +256,7 @@ class Union:
         offset = 0
         for node, columns, _, _ in self.branches:
             psi_b, delta_b, sig_b = node.fit_terms(self._inputs(U, columns))
-            if columns is not None:
+            if columns is not None and sig_b is not None:
                 sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
             sig = merge_sig(sig, sig_b, offset)
             psi.append(psi_b)
