@@ -507,7 +507,8 @@ class InfluenceQuantitiesMixin:
         n_probes : int, default=None
             Number of random probes of the stochastic estimate; ``None``: exact.
         random_state : int, RandomState instance or None, default=None
-            Seed of the probes.
+            Seed of the probes. Probe ``j`` draws from its own stream (spawned from the
+            seed), so the estimate does not depend on ``working_memory``.
 
         Returns
         -------
