@@ -8,7 +8,7 @@ leave-one-out for least squares and Newton-step leave-one-out for logistic model
 from ._applications import mislabel_detection_curve, rank_mislabel_candidates, training_set_attack
 from ._custom import AutogradModel
 from ._estimator import InfluenceEstimator
-from ._mlp import flatten_mlp_params, unflatten_mlp_params
+from ._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
 from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
 from ._svm import SmoothHingeClassifier
 from ._validation import validate_leave_one_out
@@ -25,6 +25,7 @@ __all__ = [
     "flatten_mlp_params",
     "mislabel_detection_curve",
     "rank_mislabel_candidates",
+    "refine_mlp",
     "training_set_attack",
     "unflatten_mlp_params",
     "validate_leave_one_out",

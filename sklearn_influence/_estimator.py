@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._decoding import objective_from_estimator, public_params
+from ._decoding import convergence_advice, objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._frames import FramesMixin
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
@@ -600,9 +600,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
                 f"The fitted parameters are not a stationary point of the training objective: "
                 f"||grad O|| = {self.gradient_norm_:.2e}, {self.relative_gradient_norm_:.1e} times a "
                 f"typical row's gradient (threshold {STATIONARITY_RTOL:g}). Influence estimates are "
-                "off by about that fraction of a row's effect. Refit the estimator with a smaller "
-                "tol (e.g. tol=1e-10) and a larger max_iter; if the classes are separable and the model "
-                "unpenalised (C=np.inf), the fit runs off to infinity: use a finite C.",
+                f"off by about that fraction of a row's effect. {convergence_advice(_unwrap(self.estimator_)[1])}",
                 ConvergenceWarning,
                 stacklevel=3,
             )

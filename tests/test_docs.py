@@ -29,6 +29,7 @@ def test_public_names_are_exported():
         "flatten_mlp_params",
         "mislabel_detection_curve",
         "rank_mislabel_candidates",
+        "refine_mlp",
         "training_set_attack",
         "unflatten_mlp_params",
         "validate_leave_one_out",

@@ -2,16 +2,35 @@
 clear errors for bad input, per-estimator stationarity advice."""
 
 import warnings
+from copy import deepcopy
 
 import autograd.numpy as anp
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import PoissonRegressor, Ridge, RidgeClassifier, RidgeCV
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import (
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    RidgeClassifier,
+    RidgeCV,
+    SGDClassifier,
+    SGDRegressor,
+)
+from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC, LinearSVC
 
-from sklearn_influence import AutogradModel, InfluenceEstimator, SmoothHingeClassifier
+from sklearn_influence import (
+    AutogradModel,
+    InfluenceEstimator,
+    SmoothHingeClassifier,
+    flatten_mlp_params,
+    refine_mlp,
+    unflatten_mlp_params,
+)
 
 
 @pytest.fixture
@@ -33,6 +52,7 @@ def test_refit_on_array_forgets_the_dataframe_fit(regression):
         inf.influence(X[:2], y[:2])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # LiSSA's accuracy at this depth
 def test_refit_with_another_solver_forgets_lissa_state(regression):
     X, y = regression
     inf = InfluenceEstimator(Ridge(), solver="lissa", lissa_depth=50, lissa_repeats=1, random_state=0).fit(X, y)
@@ -192,3 +212,127 @@ def test_autograd_model_input_errors(model, y_change, weights, match, regression
         model.fit(X, y, sample_weight=weights)  # the model alone
     with pytest.raises(ValueError, match=match if weights is None else "sample_weight"):
         InfluenceEstimator(model).fit(X, y, sample_weight=weights)  # and wrapped
+
+
+@pytest.fixture(scope="module")
+def stationarity_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    logit = X @ np.array([1.0, -0.5, 0.3, 0.0, 0.8])
+    y_class = (rng.random(200) < 1 / (1 + np.exp(-logit))).astype(int)
+    counts = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1]))
+    return X, y_class, logit + rng.standard_normal(200), counts
+
+
+# (loose fit, the advice the warning must give, the advised fit); the target: 0 classes, 1 response, 2 counts
+ADVICE_CASES = [
+    (
+        LogisticRegression(tol=1e-1, max_iter=3),
+        r"solver='newton-cholesky', tol=1e-10",
+        LogisticRegression(solver="newton-cholesky", tol=1e-10),
+        0,
+    ),
+    (
+        LogisticRegression(solver="liblinear", tol=1e-1),
+        r"Refit with tol=1e-10 \(liblinear",
+        LogisticRegression(solver="liblinear", tol=1e-10),
+        0,
+    ),
+    (Ridge(solver="sag", tol=1e-1), r"solver='cholesky'", Ridge(solver="cholesky"), 1),
+    (Ridge(solver="sag", tol=1e-1), r"or with tol=1e-10", Ridge(solver="sag", tol=1e-10, max_iter=100_000), 1),
+    (
+        PoissonRegressor(tol=1e-1),
+        r"PoissonRegressor\(solver='newton-cholesky', tol=1e-10\)",
+        PoissonRegressor(solver="newton-cholesky", tol=1e-10),
+        2,
+    ),
+    (
+        LinearSVC(dual=True, tol=1e-1, max_iter=5),
+        r"LinearSVC\(dual=False, tol=1e-10\)",
+        LinearSVC(dual=False, tol=1e-10),
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize("loose, advice, advised, target", ADVICE_CASES, ids=lambda v: str(v)[:40])
+def test_stationarity_warning_gives_advice_that_works(loose, advice, advised, target, stationarity_data):
+    X, y = stationarity_data[0], stationarity_data[1 + target]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own ConvergenceWarning for the loose fit
+        with pytest.warns(ConvergenceWarning, match=advice):
+            InfluenceEstimator(loose).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        inf = InfluenceEstimator(advised).fit(X, y)
+    assert inf.relative_gradient_norm_ < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_sgd_advice_names_the_batch_model_with_the_same_objective(kind, stationarity_data):
+    """SGD never reaches a stationary point; the batch model the advice names minimises the same objective.
+
+    Checked by planting the batch model's fitted coefficients in the SGD model: its decoded
+    objective is then stationary to solver precision.
+    """
+    X, y_class, y_response, _ = stationarity_data
+    n, alpha = len(X), 0.01
+    if kind == "classifier":
+        sgd, y, match = SGDClassifier(loss="log_loss", alpha=alpha, random_state=0), y_class, r"C=1 / \(n_samples"
+        batch = LogisticRegression(C=1 / (n * alpha), solver="newton-cholesky", tol=1e-12)
+    else:
+        sgd, y, match = SGDRegressor(alpha=alpha, random_state=0), y_response, r"Ridge\(alpha=n_samples \* alpha\)"
+        batch = Ridge(alpha=n * alpha)
+    with pytest.warns(ConvergenceWarning, match=match):
+        InfluenceEstimator(sgd).fit(X, y)
+    sgd = clone(sgd).fit(X, y)
+    batch.fit(X, y)
+    sgd.coef_, sgd.intercept_ = batch.coef_.reshape(sgd.coef_.shape), np.reshape(batch.intercept_, sgd.intercept_.shape)
+    assert InfluenceEstimator(FrozenEstimator(sgd)).fit(X, y).relative_gradient_norm_ < 1e-8
+
+
+def _sklearn_mlp_objective(model, X, y):
+    """scikit-learn's own MLP objective (its forward pass, its loss): mean log-loss + α/(2n) Σ||W||²."""
+    proba = np.clip(model.predict_proba(X)[np.arange(len(y)), y], 1e-300, None)
+    return -np.mean(np.log(proba)) + 0.5 * model.alpha * sum(np.sum(w**2) for w in model.coefs_) / len(y)
+
+
+def _directional_slopes(model, X, y, directions, step=1e-5):
+    """Central finite differences of scikit-learn's objective along random directions in parameter space."""
+    theta = flatten_mlp_params(model.coefs_, model.intercepts_)
+    probe = deepcopy(model)
+    slopes = []
+    for v in directions:
+        values = []
+        for sign in (1, -1):
+            probe.coefs_, probe.intercepts_ = unflatten_mlp_params(theta + sign * step * v, model)
+            values.append(_sklearn_mlp_objective(probe, X, y))
+        slopes.append((values[0] - values[1]) / (2 * step))
+    return np.abs(slopes)
+
+
+def test_mlp_advice_and_refine_mlp_reach_a_stationary_point(stationarity_data):
+    X, y = stationarity_data[:2]
+    relu = MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", alpha=0.1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own ConvergenceWarning (max_iter)
+        with pytest.warns(ConvergenceWarning, match="activation='tanh'"):
+            InfluenceEstimator(relu, damping=10.0).fit(X, y)
+    # even at tol=1e-10 (and max_fun unreachable) lbfgs stops short: the warning names refine_mlp
+    tanh = clone(relu).set_params(activation="tanh", tol=1e-10, max_iter=10_000).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match=r"refine_mlp\(model, X, y\).*fixed ftol"):
+        loose = InfluenceEstimator(FrozenEstimator(tanh), damping=10.0).fit(X, y)
+    fitted = flatten_mlp_params(tanh.coefs_, tanh.intercepts_)
+    refined = refine_mlp(tanh, X, y)
+    np.testing.assert_array_equal(flatten_mlp_params(tanh.coefs_, tanh.intercepts_), fitted)  # input left as is
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        tight = InfluenceEstimator(FrozenEstimator(refined), damping=10.0).fit(X, y)
+    assert tight.relative_gradient_norm_ < 1e-7 < 1e-3 < loose.relative_gradient_norm_
+    # independently: scikit-learn's own objective is flat at the refined weights, not at lbfgs's
+    directions = np.random.default_rng(1).standard_normal((6, refined.coefs_[0].size + 9))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    before = _directional_slopes(tanh, X, y, directions)
+    after = _directional_slopes(refined, X, y, directions)
+    assert after.max() < 1e-3 * before.max()
+    assert _sklearn_mlp_objective(refined, X, y) <= _sklearn_mlp_objective(tanh, X, y)
