@@ -114,12 +114,27 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
     Parameters
     ----------
     estimator : estimator object
-        ``LogisticRegression`` (L2 or no penalty), ``Ridge`` (scalar alpha),
-        ``LinearRegression``, ``SmoothHingeClassifier``, ``LinearSVC``, ``SGDClassifier``
-        (smooth or smoothed losses, L2) or ``SVC(kernel="linear")``; or a ``Pipeline``
-        whose last step is one of them (its fitted transformers are treated as fixed, and
-        queries are given in raw feature space); or ``FrozenEstimator(prefit_model)``
-        for a model that is already fitted.
+        The model to analyse; ``fit`` fits a clone of it. Supported, each decoded exactly as
+        scikit-learn defines its objective:
+
+        - linear classifiers: ``LogisticRegression`` (L2 or no penalty; binary or
+          multinomial), ``LogisticRegressionCV`` (``refit=True``: the chosen ``C``),
+          ``RidgeClassifier``, ``SmoothHingeClassifier``, ``LinearSVC`` (L2; squared hinge,
+          or hinge with ``smoothing``), ``SGDClassifier`` (L2 or none; ``log_loss``,
+          ``modified_huber``, ``squared_hinge``, or hinge with ``smoothing``) and
+          ``SVC(kernel="linear")`` (with ``smoothing``);
+        - linear regressors: ``LinearRegression``, ``Ridge`` (scalar alpha), ``RidgeCV``
+          (the chosen alpha), ``SGDRegressor`` (``squared_error``, ``huber``,
+          ``squared_epsilon_insensitive``; L2 or none), ``HuberRegressor`` (its scale is a
+          parameter);
+        - generalised linear models: ``PoissonRegressor``, ``GammaRegressor``,
+          ``TweedieRegressor`` (log link, or the identity link with ``power=0``);
+        - neural networks: ``MLPClassifier``, ``MLPRegressor`` (not convex: give ``damping``;
+          see :func:`refine_mlp` for a stationary fit);
+        - any differentiable model written as a per-sample loss: :class:`AutogradModel`;
+        - a ``Pipeline`` whose last step is one of them (see ``preprocessing``; queries are
+          given in raw feature space), or ``FrozenEstimator(prefit_model)`` for a model
+          that is already fitted.
     preprocessing : {"refit", "fixed"}, default="refit"
         What a pipeline's fitted transformers mean to every quantity. ``"refit"``: the
         question is about refitting the *whole* pipeline, as ``clone(pipeline).fit(...)``
@@ -129,7 +144,7 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         supported transformers are listed there, any other is refused at ``fit``).
         ``"fixed"``: the fitted transformers are part of the data and only the final model
         is refit. The two agree for an estimator that is not a pipeline.
-    solver : {"auto", "exact", "cg"}, default="auto"
+    solver : {"auto", "exact", "cg", "lissa"}, default="auto"
         How ``H⁻¹`` is applied. ``"exact"`` builds ``H`` from its closed form once and
         factorises it (Cholesky). ``"cg"`` runs preconditioned conjugate gradients
         (``scipy.sparse.linalg.cg``'s recurrence, on all right-hand sides at once) on
@@ -137,6 +152,10 @@ class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMix
         intercept eliminated (see ``cg_warm_start``, ``n_jobs``). ``"auto"`` is
         ``"exact"`` up to 3000 parameters for linear models (1000 for autograd models,
         whose dense Hessian costs one Hessian-vector product per parameter), ``"cg"`` beyond.
+        ``"lissa"`` (linear models) is Koh & Liang's stochastic estimator (Agarwal et al.'s
+        series on Hessians of sampled rows, see the ``lissa_*`` parameters): for comparison
+        with the paper, as it is less accurate than ``"exact"`` and ``"cg"``; never chosen
+        by ``"auto"``.
     damping : float, default=0.0
         Non-negative ``λ`` added to the Hessian (``H + λI``): regularises a singular or
         ill-conditioned Hessian, at the price of biasing every quantity.

@@ -336,3 +336,15 @@ def test_mlp_advice_and_refine_mlp_reach_a_stationary_point(stationarity_data):
     after = _directional_slopes(refined, X, y, directions)
     assert after.max() < 1e-3 * before.max()
     assert _sklearn_mlp_objective(refined, X, y) <= _sklearn_mlp_objective(tanh, X, y)
+
+
+def test_class_docstring_lists_every_supported_estimator_and_solver():
+    from numpydoc.docscrape import ClassDoc
+
+    from sklearn_influence._decoding import _DECODERS
+    from sklearn_influence._estimator import _SOLVERS
+
+    parameters = {p.name: (p.type, "\n".join(p.desc)) for p in ClassDoc(InfluenceEstimator)["Parameters"]}
+    described = parameters["estimator"][1]
+    assert [cls.__name__ for cls in _DECODERS if cls.__name__ not in described] == []
+    assert all(f'"{solver}"' in parameters["solver"][0] for solver in _SOLVERS)
