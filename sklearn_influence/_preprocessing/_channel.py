@@ -74,13 +74,13 @@ class StatisticsChannel:
         self.node = node
         self.n_stats = node.n_stats
         self.psi, self.delta, self.sig = node.fit_terms(X)
-        _, J, _ = node.forward(X, need_input_jacobian=False)
+        _, J, _ = node.forward(X, need_input_jacobian=False, need_output=False)
         coef = objective.input_coef
         n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
         m = self.n_stats
-        moved = np.einsum("kc,jcm->jkm", coef[:, J.cols], J.vals)  # Θ ∂x̃_j/∂φ
+        moved = J.moved(coef)  # Θ ∂x̃_j/∂φ, (n, K, m)
         cross = np.zeros((k_out, n_col, m))
-        cross[:, J.cols, :] += np.einsum("jk,jcm->kcm", weights[:, None] * residuals, J.vals)
+        np.add.at(cross, (slice(None), J.cols, J.stats), (weights[:, None] * residuals).T @ J.vals)
         if objective.separable:
             pulled = curvature[:, None, None] * moved
         else:
@@ -100,7 +100,6 @@ class StatisticsChannel:
 
     def query_terms(self, X, design, residuals, objective):
         """``V_q`` (n_q, K, n_stats) and ``W_q = r_qᵀ V_q`` (n_q, n_stats) of raw query rows ``X``."""
-        _, J, _ = self.node.forward(X, need_input_jacobian=False)
-        moved = np.einsum("kc,qcm->qkm", objective.input_coef[:, J.cols], J.vals)
-        V = moved - self._along(design)
+        _, J, _ = self.node.forward(X, need_input_jacobian=False, need_output=False)
+        V = J.moved(objective.input_coef) - self._along(design)
         return V, np.einsum("qk,qkm->qm", residuals, V)

@@ -87,18 +87,27 @@ def _to_full(D, n_in):
 
 def compose_jacobian(D, J):
     """Jacobian of a step's output in earlier statistics: ``∂V/∂U · ∂U/∂φ``."""
-    n, m = J.vals.shape[0], J.vals.shape[2]
+    n, m = J.vals.shape[0], J.n_stats
     if D is None or J.cols.size == 0:
         return Jacobian.empty(n, m)
     if isinstance(D, Elementwise):
-        position = np.full(max(D.src.max(initial=-1), J.cols.max()) + 1, -1)
-        position[J.cols] = np.arange(J.cols.size)
-        valid = D.src >= 0
-        moved = np.flatnonzero(valid)[position[D.src[valid]] >= 0]
-        vals = D.vals[:, moved, None] * J.vals[:, position[D.src[moved]], :]
-        return Jacobian(moved, vals)
-    vals = np.einsum("roi,rim->rom", D.vals[:, :, J.cols], J.vals)
-    return Jacobian(np.arange(vals.shape[1]), vals)
+        # every output o reads input src[o]: it inherits the entries of that input column
+        outputs, entries = [], []
+        by_column = {}
+        for e, col in enumerate(J.cols):
+            by_column.setdefault(col, []).append(e)
+        for o, col in enumerate(D.src):
+            for e in by_column.get(col, ()):
+                outputs.append(o)
+                entries.append(e)
+        if not outputs:
+            return Jacobian.empty(n, m)
+        outputs, entries = np.asarray(outputs), np.asarray(entries)
+        return Jacobian(outputs, J.stats[entries], D.vals[:, outputs] * J.vals[:, entries], m)
+    d_out = D.vals.shape[1]
+    vals = D.vals[:, :, J.cols] * J.vals[:, None, :]  # (n, d_out, entries)
+    e = J.cols.size
+    return Jacobian(np.repeat(np.arange(d_out), e), np.tile(J.stats, d_out), vals.reshape(n, d_out * e), m)
 
 
 def compose_input(later, earlier, n_in):
@@ -118,16 +127,12 @@ def compose_input(later, earlier, n_in):
 
 def concat_stats(first, second):
     """One Jacobian for the statistics of ``first`` followed by those of ``second``."""
-    n, m1, m2 = first.vals.shape[0], first.vals.shape[2], second.vals.shape[2]
-    cols = np.union1d(first.cols, second.cols)
-    if m1 == 0 and np.array_equal(second.cols, cols):
-        return second
-    if np.array_equal(first.cols, cols) and np.array_equal(second.cols, cols):  # one pass, no zero fill
-        return Jacobian(cols, np.concatenate([first.vals, second.vals], axis=2))
-    vals = np.zeros((n, cols.size, m1 + m2))
-    vals[:, np.searchsorted(cols, first.cols), :m1] = first.vals
-    vals[:, np.searchsorted(cols, second.cols), m1:] = second.vals
-    return Jacobian(cols, vals)
+    return Jacobian(
+        np.concatenate([first.cols, second.cols]),
+        np.concatenate([first.stats, second.stats + first.n_stats]),
+        np.hstack([first.vals, second.vals]),
+        first.n_stats + second.n_stats,
+    )
 
 
 def chain_sig(sig, D, n_in):
@@ -150,17 +155,13 @@ def contract(sig, J, n_stats):
     """``L = Σ_j ∂φ/∂U_j · ∂U_j/∂φ_prev`` of shape (n_stats, n_prev)."""
     if isinstance(sig, FactoredSig):
         return sig.contract(J, n_stats)
-    m_prev = J.vals.shape[2]
-    L = np.zeros((n_stats, m_prev))
-    if m_prev == 0 or sig.col.size == 0 or J.cols.size == 0:
+    L = np.zeros((n_stats, J.n_stats))
+    if J.n_stats == 0 or sig.col.size == 0 or J.cols.size == 0:
         return L
-    position = np.full(max(sig.col.max(), J.cols.max()) + 1, -1)
-    position[J.cols] = np.arange(J.cols.size)
-    hit = position[sig.col] >= 0
-    if not np.any(hit):
-        return L
-    products = np.einsum("je,jem->em", sig.vals[:, hit], J.vals[:, position[sig.col[hit]], :])
-    np.add.at(L, sig.stat[hit], products)
+    for col in np.intersect1d(sig.col, J.cols):  # entries meeting on an input column
+        mine, theirs = np.flatnonzero(sig.col == col), np.flatnonzero(J.cols == col)
+        products = sig.vals[:, mine].T @ J.vals[:, theirs]
+        np.add.at(L, (sig.stat[mine][:, None], J.stats[theirs][None, :]), products)
     return L
 
 
@@ -216,17 +217,18 @@ class Sequence:
             sig_a = merge_sig(sig_a, propagated, 0)
             sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
             psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
-            V, J_a, D_a = child.forward(U)
+            last = child is self.children[-1]
+            V, J_a, D_a = child.forward(U, need_output=not last)
             J = concat_stats(compose_jacobian(D_a, J), J_a)
             D = compose_input(D_a, D, n_in)
             U = V
         return psi, delta, sig_total
 
-    def forward(self, U, need_input_jacobian=True):
+    def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
         J, D = Jacobian.empty(n, 0), _identity(n, n_in)
         for child in self.children:
-            V, J_a, D_a = child.forward(U)
+            V, J_a, D_a = child.forward(U, need_output=need_output or child is not self.children[-1])
             J = concat_stats(compose_jacobian(D_a, J), J_a)
             D = compose_input(D_a, D, n_in) if need_input_jacobian else None
             U = V
@@ -264,25 +266,24 @@ class Union:
             offset += node.n_stats
         return np.hstack(psi), np.hstack(delta), sig
 
-    def forward(self, U, need_input_jacobian=True):
+    def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
-        V = self.transform(U)
-        d_out = V.shape[1]
-        cols, blocks, Ds = [], [], []
+        V = self.transform(U) if need_output else None
+        d_out = max((out.stop for _, _, out, _ in self.branches), default=0)
+        cols, stats, vals, Ds = [], [], [], []
         offset = 0
         for node, columns, out, weight in self.branches:
-            _, J_b, D_b = node.forward(self._inputs(U, columns), need_input_jacobian)
+            if node.n_stats == 0 and not need_input_jacobian:  # nothing moves, nothing to chain through
+                continue
+            _, J_b, D_b = node.forward(self._inputs(U, columns), need_input_jacobian, need_output=False)
             cols.append(J_b.cols + out.start)
-            blocks.append((J_b.vals * weight, offset))
+            stats.append(J_b.stats + offset)
+            vals.append(J_b.vals * weight)
             offset += node.n_stats
             Ds.append((D_b, columns, out, weight))
-        all_cols = np.concatenate(cols) if cols else np.empty(0, dtype=np.intp)
-        vals = np.zeros((n, all_cols.size, self.n_stats))
-        start = 0
-        for block, stat_offset in blocks:
-            vals[:, start : start + block.shape[1], stat_offset : stat_offset + block.shape[2]] = block
-            start += block.shape[1]
-        J = Jacobian(all_cols, vals)
+        J = Jacobian.empty(n, self.n_stats)
+        if cols:
+            J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
         if not need_input_jacobian:
             return V, J, None
         return V, J, self._input_jacobian(Ds, n, n_in, d_out)

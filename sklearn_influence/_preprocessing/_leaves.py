@@ -23,21 +23,56 @@ import scipy.sparse as sp
 
 
 class Jacobian:
-    """``∂V/∂φ`` restricted to the output columns that move: ``vals[r, j, k] = ∂V[r, cols[j]]/∂φ_k``."""
+    """``∂V/∂φ`` as a list of entries: ``vals[r, e] = ∂V[r, cols[e]]/∂φ_{stats[e]}``.
 
-    def __init__(self, cols, vals):
+    Each output column moves with a few statistics only (a scaled column with its center
+    and scale, an imputed one with its fill value too), so only those pairs are kept:
+    memory and work are ``n × entries``, not ``n × columns × statistics``. Repeated
+    ``(col, stat)`` pairs are summed.
+    """
+
+    def __init__(self, cols, stats, vals, n_stats):
         cols = np.asarray(cols, dtype=np.intp)
-        unique, position = np.unique(cols, return_inverse=True)
-        if unique.size < cols.size:  # one column moved by several statistics: one entry per column
-            merged = np.zeros((vals.shape[0], unique.size, vals.shape[2]))
-            np.add.at(merged, (slice(None), position), vals)
-            cols, vals = unique, merged
-        self.cols = cols
-        self.vals = vals
+        stats = np.asarray(stats, dtype=np.intp)
+        if cols.size:
+            keys = cols * max(n_stats, 1) + stats
+            unique, position = np.unique(keys, return_inverse=True)
+            if unique.size < keys.size:
+                merge = sp.csr_matrix((np.ones(keys.size), (np.arange(keys.size), position)))
+                vals = np.asarray(vals @ merge)
+                cols, stats = unique // max(n_stats, 1), unique % max(n_stats, 1)
+        self.cols, self.stats, self.vals, self.n_stats = cols, stats, vals, n_stats
 
     @classmethod
     def empty(cls, n_rows, n_stats):
-        return cls(np.empty(0, dtype=np.intp), np.zeros((n_rows, 0, n_stats)))
+        return cls(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.zeros((n_rows, 0)), n_stats)
+
+    @classmethod
+    def from_dense(cls, cols, vals):
+        """From ``vals[r, j, k] = ∂V[r, cols[j]]/∂φ_k``, keeping the pairs that are not zero on every row."""
+        n, k_cols, m = vals.shape
+        j, k = np.nonzero(np.any(vals != 0, axis=0))
+        return cls(np.asarray(cols)[j], k, vals[:, j, k], m)
+
+    def to_dense(self, n_cols):
+        """``(n, n_cols, n_stats)``; for small problems (PCA's inputs)."""
+        out = np.zeros((self.vals.shape[0], n_cols, self.n_stats))
+        np.add.at(out, (slice(None), self.cols, self.stats), self.vals)
+        return out
+
+    def scatter(self):
+        """Sparse ``(entries, n_stats)`` 0/1 matrix sending each entry to its statistic."""
+        e = self.cols.size
+        return sp.csr_matrix((np.ones(e), (np.arange(e), self.stats)), shape=(e, self.n_stats))
+
+    def moved(self, coef):
+        """``Θ ∂x̃_j/∂φ`` of shape (n, n_outputs, n_stats) for coefficients ``coef`` (n_outputs, n_columns)."""
+        n, k_out = self.vals.shape[0], coef.shape[0]
+        out = np.empty((n, k_out, self.n_stats))
+        scatter = self.scatter()
+        for k in range(k_out):
+            out[:, k, :] = np.asarray((self.vals * coef[k, self.cols]) @ scatter)
+        return out
 
 
 class Elementwise:
@@ -161,8 +196,8 @@ class StatelessLeaf(_Leaf):
         n = U.shape[0]
         return np.zeros((n, 0)), np.zeros((n, 0)), Sig.empty(n)
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         n = U.shape[0]
         jac = Jacobian.empty(n, 0)
         if not need_input_jacobian or self.kind == "zero":
@@ -224,21 +259,17 @@ class AffineLeaf(_Leaf):
     def stat_cols(self):
         return np.concatenate([self.center_cols, self.scale_cols])
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         x = numeric(U)
         observed = ~np.isnan(x)
         z = np.where(observed, (x - self.center) / self.scale, 0.0)
         n, d = x.shape
-        cols, position = np.unique(self.stat_cols, return_inverse=True)
-        vals = np.zeros((n, cols.size, self.n_stats))
-        k = np.arange(self.n_stats)
         n_center = self.center_cols.size
         per_stat = np.empty((n, self.n_stats))
         per_stat[:, :n_center] = np.where(observed[:, self.center_cols], -1.0 / self.scale[self.center_cols], 0.0)
         per_stat[:, n_center:] = -z[:, self.scale_cols] / self.scale[self.scale_cols]
-        vals[:, position, k] = per_stat  # stat k moves its own column (one entry per column, no merge)
-        jac = Jacobian(cols, vals)
+        jac = Jacobian(self.stat_cols, np.arange(self.n_stats), per_stat, self.n_stats)  # stat k moves its column
         if not need_input_jacobian:
             return V, jac, None
         return V, jac, Elementwise(np.arange(d), np.where(observed, 1.0 / self.scale, 0.0))
@@ -368,25 +399,24 @@ class MinMaxLeaf(_Leaf):
             delta[:, m + k], sig[:, m + k] = _extreme_removal(x[:, c], largest=True)
         return psi, delta, Sig(np.arange(self.n_stats), np.concatenate([self.cols, self.cols]), sig)
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         x = numeric(U)
         n, d = x.shape
         observed = ~np.isnan(x)
         moving = observed.copy()
         if self.transformer.clip:
-            z = numeric(V)
+            z = numeric(self.transform(U) if V is None else V)
             moving &= (z > self.low) & (z < self.high)
         c = self.cols
         span = self.data_max[c] - self.data_min[c]
         width = self.high - self.low
         m = c.size
-        vals = np.zeros((n, m, self.n_stats))  # column c moved by its min (stat k) and its max (stat m + k)
-        k = np.arange(m)
         xc = np.where(moving[:, c], x[:, c], 0.0)
-        vals[:, k, k] = np.where(moving[:, c], width * (xc - self.data_max[c]) / span**2, 0.0)
-        vals[:, k, m + k] = np.where(moving[:, c], -width * (xc - self.data_min[c]) / span**2, 0.0)
-        jac = Jacobian(c, vals)
+        by_min = np.where(moving[:, c], width * (xc - self.data_max[c]) / span**2, 0.0)
+        by_max = np.where(moving[:, c], -width * (xc - self.data_min[c]) / span**2, 0.0)
+        # column c moves with its min (stat k) and its max (stat m + k)
+        jac = Jacobian(np.r_[c, c], np.arange(2 * m), np.hstack([by_min, by_max]), self.n_stats)
         if not need_input_jacobian:
             return V, jac, None
         return V, jac, Elementwise(np.arange(d), np.where(moving, self.transformer.scale_, 0.0))
@@ -449,8 +479,8 @@ class ImputerLeaf(_Leaf):
                 delta[:, k] = _mode_removal(values, self.fill[c])
         return psi, delta, Sig(np.arange(self.n_stats), self.cols, sig)
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         n = U.shape[0]
         d_out = self.kept.size + self.n_indicator
         if self.n_stats == 0 and not need_input_jacobian:
@@ -461,10 +491,8 @@ class ImputerLeaf(_Leaf):
         if x is None:
             return V, Jacobian.empty(n, 0), None
         missing = self._missing(U, x)
-        vals = np.zeros((n, self.n_stats, self.n_stats))
-        k = np.arange(self.n_stats)
-        vals[:, k, k] = missing[:, self.cols]
-        jac = Jacobian(position[self.cols], vals)
+        fill_moves = missing[:, self.cols].astype(float)  # ∂z/∂fill = 1 where missing
+        jac = Jacobian(position[self.cols], np.arange(self.n_stats), fill_moves, self.n_stats)
         if not need_input_jacobian:
             return V, jac, None
         src = np.full(d_out, -1)
@@ -577,11 +605,10 @@ class PCALeaf(_Leaf):
         delta = self._stats_from(-(x - self.mean) / (n - 1), coords, dlam, vectors)
 
         def contract(J, n_stats):
-            L = np.zeros((n_stats, J.vals.shape[2]))
+            L = np.zeros((n_stats, J.n_stats))
             if J.cols.size == 0:
                 return L
-            moved = np.zeros((n, self.d, J.vals.shape[2]))
-            moved[:, J.cols, :] = J.vals  # ∂U_j/∂φ_prev
+            moved = J.to_dense(self.d)  # ∂U_j/∂φ_prev
             dmu = moved.mean(axis=0)  # (d, m_prev)
             # ∂Σ = Σ_j (x̄_j dU_jᵀ + dU_j x̄_jᵀ)/(n − 1), in eigen-coordinates
             half = np.einsum("jb,jcm,ca->mba", p, moved, vectors) / (n - 1)
@@ -590,8 +617,8 @@ class PCALeaf(_Leaf):
 
         return psi, delta, FactoredSig(contract)
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         x = numeric(U)
         n = x.shape[0]
         scale = np.sqrt(self.variances) if self.whiten else np.ones(self.k)
@@ -603,7 +630,7 @@ class PCALeaf(_Leaf):
         if self.whiten:
             z = centred @ self.components.T / scale
             vals[:, np.arange(self.k), self.d + self.k * self.d + np.arange(self.k)] = -z / (2 * self.variances)
-        jac = Jacobian(np.arange(self.k), vals)
+        jac = Jacobian.from_dense(np.arange(self.k), vals)
         if not need_input_jacobian:
             return V, jac, None
         return V, jac, Full(np.broadcast_to(self.components / scale[:, None], (n, self.k, self.d)).copy())
@@ -656,8 +683,8 @@ class SplineLeaf(_Leaf):
         cols = np.repeat(np.arange(self.d), self.n_knots)
         return psi, delta, Sig(np.arange(self.n_stats), cols, sig)
 
-    def forward(self, U, need_input_jacobian=True):
-        V = self.transform(U)
+    def forward(self, U, need_input_jacobian=True, need_output=True):
+        V = self.transform(U) if need_output else None
         x = numeric(U)
         n = x.shape[0]
         out_cols = np.arange(self.d * self.per_feature)
@@ -675,7 +702,7 @@ class SplineLeaf(_Leaf):
                     down[k, c] -= step
                     diff = numeric(self._rebuilt(up).transform(x)) - numeric(self._rebuilt(down).transform(x))
                     vals[:, block, c * self.n_knots + k] = diff[:, block] / (2 * step)
-            jac = Jacobian(out_cols, vals)
+            jac = Jacobian.from_dense(out_cols, vals)
         if not need_input_jacobian:
             return V, jac, None
         step = 1e-6 * np.maximum(1.0, np.abs(x))
