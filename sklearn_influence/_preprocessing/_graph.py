@@ -204,6 +204,10 @@ class Sequence:
         return self.estimator.transform(U)
 
     def fit_terms(self, U):
+        return self.fit_pass(U)[:3]
+
+    def fit_pass(self, U):
+        """``(psi, delta, sig, J)`` on the training input: the terms of every statistic, and ``∂V/∂φ``."""
         n, n_in = U.shape
         psi, delta = np.zeros((n, 0)), np.zeros((n, 0))
         sig_total = Sig.empty(n)
@@ -222,7 +226,7 @@ class Sequence:
             J = concat_stats(compose_jacobian(D_a, J), J_a)
             D = compose_input(D_a, D, n_in)
             U = V
-        return psi, delta, sig_total
+        return psi, delta, sig_total, J
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
@@ -253,18 +257,31 @@ class Union:
         return U if columns is None else _safe_indexing(U, columns, axis=1)
 
     def fit_terms(self, U):
+        return self.fit_pass(U)[:3]
+
+    def fit_pass(self, U):
+        """``(psi, delta, sig, J)`` on the training input, branch by branch."""
         n = U.shape[0]
         psi, delta, sig = [np.zeros((n, 0))], [np.zeros((n, 0))], Sig.empty(n)
+        cols, stats, vals = [], [], []
         offset = 0
-        for node, columns, _, _ in self.branches:
-            psi_b, delta_b, sig_b = node.fit_terms(self._inputs(U, columns))
+        for node, columns, out, weight in self.branches:
+            if node.n_stats == 0:
+                continue
+            psi_b, delta_b, sig_b, J_b = node.fit_pass(self._inputs(U, columns))
             if columns is not None and sig_b is not None:
                 sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
             sig = merge_sig(sig, sig_b, offset)
             psi.append(psi_b)
             delta.append(delta_b)
+            cols.append(J_b.cols + out.start)
+            stats.append(J_b.stats + offset)
+            vals.append(J_b.vals * weight)
             offset += node.n_stats
-        return np.hstack(psi), np.hstack(delta), sig
+        J = Jacobian.empty(n, self.n_stats)
+        if cols:
+            J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
+        return np.hstack(psi), np.hstack(delta), sig, J
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape

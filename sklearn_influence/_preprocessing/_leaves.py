@@ -174,6 +174,11 @@ class _Leaf:
     def transform(self, U):
         return self.transformer.transform(U)
 
+    def fit_pass(self, U):
+        """``(psi, delta, sig, J)``: :meth:`fit_terms` and the Jacobian of the output in the statistics."""
+        _, J, _ = self.forward(U, need_input_jacobian=False, need_output=False)
+        return (*self.fit_terms(U), J)
+
 
 class StatelessLeaf(_Leaf):
     """A transformer without continuous statistics (encoders, stateless maps, ``'passthrough'``).
