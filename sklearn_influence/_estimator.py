@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 
 from ._decoding import convergence_advice, objective_from_estimator, public_params
 from ._design import LinearDesign
+from ._categories import CategoryInfluenceMixin
 from ._frames import FramesMixin
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
@@ -92,7 +93,9 @@ def _unwrap(estimator):
     return Pipeline([("outer", prefix), ("inner", inner_prefix)]), model
 
 
-class InfluenceEstimator(InfluenceQuantitiesMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator):
+class InfluenceEstimator(
+    InfluenceQuantitiesMixin, CategoryInfluenceMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Influence functions for a fitted scikit-learn model (Koh & Liang, 2017).
 
     Wraps a model, fits a clone of it, and answers "which training rows made the model
