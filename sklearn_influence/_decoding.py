@@ -13,9 +13,14 @@ Every scaling convention of scikit-learn is resolved here and nowhere else:
 * ``SGDClassifier``: ``(1/n) Σ s L + α ½||w||²`` → λ = n·α.
 """
 
+import math
+from collections.abc import Mapping
+
 import autograd.numpy as anp
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
     GammaRegressor,
     HuberRegressor,
@@ -30,7 +35,9 @@ from sklearn.linear_model import (
     SGDRegressor,
     TweedieRegressor,
 )
+from sklearn.model_selection import ParameterGrid
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -124,9 +131,13 @@ def _logistic_penalty_strength(model):
     return 0.0 if C == np.inf else 1.0 / C
 
 
-def _decode_logistic(model, y, sample_weight, smoothing):
+def _check_logistic(model, smoothing):
     _refuse_smoothing(model, smoothing)
-    strength = _logistic_penalty_strength(model)
+    return _logistic_penalty_strength(model)
+
+
+def _decode_logistic(model, y, sample_weight, smoothing):
+    strength = _check_logistic(model, smoothing)
     classes = model.classes_
     n_classes = len(classes)
     if model.solver == "liblinear" and n_classes > 2:
@@ -156,16 +167,21 @@ def _decode_logistic(model, y, sample_weight, smoothing):
     return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
 
 
-def _decode_least_squares(model, y, sample_weight, smoothing):
+def _check_least_squares(model, smoothing):
+    """The scalar ``alpha`` of ``Ridge`` (0 for ``LinearRegression``); refuses constrained fits."""
     _refuse_smoothing(model, smoothing)
     alphas = np.unique(np.asarray(getattr(model, "alpha", 0.0), dtype=float))
     if alphas.size != 1:
         raise ValueError(
             f"Ridge with a different alpha per target (alpha={model.alpha!r}) is not supported; use a scalar alpha."
         )
-    alpha = float(alphas[0])
     if getattr(model, "positive", False):
         raise ValueError(f"{type(model).__name__}(positive=True) is a constrained fit and is not supported.")
+    return float(alphas[0])
+
+
+def _decode_least_squares(model, y, sample_weight, smoothing):
+    alpha = _check_least_squares(model, smoothing)
     n_outputs = 1 if np.ndim(model.coef_) == 1 else model.coef_.shape[0]
     coef = np.asarray(model.coef_, dtype=float).reshape(n_outputs, -1)
     coef = _stack_intercept(coef, np.ravel(model.intercept_), model.fit_intercept)
@@ -226,7 +242,7 @@ def _decode_smooth_hinge(model, y, sample_weight, smoothing):
     return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
 
 
-def _decode_linear_svc(model, y, sample_weight, smoothing):
+def _check_linear_svc(model, smoothing):
     if model.multi_class == "crammer_singer":
         raise ValueError(
             "LinearSVC(multi_class='crammer_singer') is not supported: its joint multiclass hinge has no "
@@ -234,12 +250,16 @@ def _decode_linear_svc(model, y, sample_weight, smoothing):
         )
     if model.penalty != "l2":
         raise ValueError(f"LinearSVC(penalty={model.penalty!r}) is not supported: use penalty='l2'.")
+    return _margin_function(model.loss, smoothing, model)
+
+
+def _decode_linear_svc(model, y, sample_weight, smoothing):
+    margin, matches = _check_linear_svc(model, smoothing)
     if model.class_weight is not None and len(model.classes_) > 2:
         raise ValueError(
             "LinearSVC with class_weight and more than two classes weights only the positive rows of each "
             "one-vs-rest problem (liblinear), which is not supported; use sample_weight instead."
         )
-    margin, matches = _margin_function(model.loss, smoothing, model)
     # liblinear penalises the intercept through a constant feature intercept_scaling
     strength = 1.0 / model.C
     objective = _margin_objective(
@@ -248,18 +268,22 @@ def _decode_linear_svc(model, y, sample_weight, smoothing):
     return objective, class_weighted(model.class_weight, model.classes_, y, sample_weight)
 
 
-def _decode_sgd(model, y, sample_weight, smoothing):
+def _check_sgd(model, smoothing):
     if model.penalty not in ("l2", None):
         raise ValueError(
             f"SGDClassifier(penalty={model.penalty!r}) is not supported: influence functions need a "
             "twice-differentiable objective. Use penalty='l2' or None."
         )
+    return _margin_function(model.loss, smoothing, model)
+
+
+def _decode_sgd(model, y, sample_weight, smoothing):
+    margin, matches = _check_sgd(model, smoothing)
     if model.class_weight is not None and len(model.classes_) > 2:
         raise ValueError(
             "SGDClassifier with class_weight and more than two classes weights only the positive rows of "
             "each one-vs-rest problem, which is not supported; use sample_weight instead."
         )
-    margin, matches = _margin_function(model.loss, smoothing, model)
     # SGD minimises (1/n) Σ s_i L + alpha ½||w||²: in sum form the L2 strength is n·alpha.
     strength = len(y) * model.alpha if model.penalty == "l2" else 0.0
     objective = _margin_objective(model, margin, matches, strength, 0.0, hinge=model.loss == "hinge")
@@ -270,20 +294,30 @@ def _decode_sgd(model, y, sample_weight, smoothing):
     return objective, sample_weight * per_class[np.searchsorted(model.classes_, y)]
 
 
-def _decode_svc(model, y, sample_weight, smoothing):
+def _check_svc(model, smoothing):
     if model.kernel != "linear":
         raise ValueError(
             f"SVC(kernel={model.kernel!r}) is not supported directly: approximate the kernel in a pipeline, "
             "e.g. make_pipeline(Nystroem(kernel='rbf'), SmoothHingeClassifier()), and wrap the whole pipeline."
         )
-    margin, matches = _margin_function("hinge", smoothing, model)
+    return _margin_function("hinge", smoothing, model)
+
+
+def _decode_svc(model, y, sample_weight, smoothing):
+    margin, matches = _check_svc(model, smoothing)
     scheme = "ovr" if len(model.classes_) == 2 else "ovo"
     objective = _margin_objective(model, margin, matches, 1.0 / model.C, 0.0, scheme=scheme, hinge=True)
     return objective, sample_weight * model.class_weight_[np.searchsorted(model.classes_, y)]
 
 
-def _decode_mlp(model, y, sample_weight, smoothing):
+def _check_mlp(model, smoothing):
     _refuse_smoothing(model, smoothing)
+    if getattr(model, "loss", "squared_error") not in ("squared_error", "log_loss"):
+        raise ValueError(f"MLPRegressor(loss={model.loss!r}) is not supported; use loss='squared_error'.")
+
+
+def _decode_mlp(model, y, sample_weight, smoothing):
+    _check_mlp(model, smoothing)
     network = MLPObjective(model)
     classes = getattr(model, "classes_", None)
     if classes is None:
@@ -304,8 +338,8 @@ def _decode_autograd_model(model, y, sample_weight, smoothing):
     return AutogradObjective(model.loss, model.params_, penalty=model.penalty), sample_weight
 
 
-def _decode_glm(model, y, sample_weight, smoothing):
-    """GLMs minimise (1/Σs) Σ s ½deviance + ½α||w||²: in sum form λ = α·Σs."""
+def _check_glm(model, smoothing):
+    """The pointwise loss of a GLM's power and link; refuses the combinations not decoded."""
     _refuse_smoothing(model, smoothing)
     power = {PoissonRegressor: 1.0, GammaRegressor: 2.0}.get(type(model), getattr(model, "power", None))
     link = getattr(model, "link", "auto")
@@ -320,6 +354,12 @@ def _decode_glm(model, y, sample_weight, smoothing):
             f"{type(model).__name__}(power={power}, link={link!r}) is not supported: use the log link with "
             "power >= 1, or power=0 with the identity link."
         )
+    return loss
+
+
+def _decode_glm(model, y, sample_weight, smoothing):
+    """GLMs minimise (1/Σs) Σ s ½deviance + ½α||w||²: in sum form λ = α·Σs."""
+    loss = _check_glm(model, smoothing)
     coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
     if not np.all(np.isfinite(coef)) and isinstance(loss, HalfTweedieLoss):
         targets = np.asarray(y, dtype=float)[sample_weight > 0]
@@ -338,7 +378,7 @@ def _decode_glm(model, y, sample_weight, smoothing):
 
 def _decode_ridge_classifier(model, y, sample_weight, smoothing):
     """Ridge on ±1 codes of the classes (one column for two classes, one per class otherwise)."""
-    _refuse_smoothing(model, smoothing)
+    _check_least_squares(model, smoothing)
     coef = _stack_intercept(np.atleast_2d(model.coef_), np.ravel(model.intercept_), model.fit_intercept)
     penalty = np.full(coef.shape[1], 2.0 * float(model.alpha))
     if model.fit_intercept:
@@ -362,18 +402,37 @@ class _CodedSquaredError(SquaredError):
         return plus_minus_codes(index, self.n_classes)
 
 
+def _check_ridge_cv(model, smoothing):
+    _refuse_smoothing(model, smoothing)
+    if getattr(model, "alpha_per_target", False):
+        raise ValueError("RidgeCV(alpha_per_target=True) is not supported; use a scalar alpha.")
+
+
 def _decode_ridge_cv(model, y, sample_weight, smoothing):
+    _check_ridge_cv(model, smoothing)
     if np.ndim(model.alpha_) != 0:
         raise ValueError("RidgeCV(alpha_per_target=True) is not supported; use a scalar alpha.")
     return _decode_least_squares(_Held(model, alpha=float(model.alpha_)), y, sample_weight, smoothing)
 
 
-def _decode_logistic_cv(model, y, sample_weight, smoothing):
+def _check_logistic_cv(model, smoothing):
+    _refuse_smoothing(model, smoothing)
     if not model.refit:
         raise ValueError(
             "LogisticRegressionCV(refit=False) averages the folds' coefficients, which minimise no single "
             "objective; use refit=True."
         )
+    penalty, l1_ratios = getattr(model, "penalty", "l2"), getattr(model, "l1_ratios", None)
+    mixes_l1 = not isinstance(l1_ratios, str) and l1_ratios is not None and np.any(np.asarray(l1_ratios) != 0)
+    if penalty in ("l1", "elasticnet") or (penalty == "deprecated" and mixes_l1):
+        raise ValueError(
+            f"LogisticRegressionCV with penalty={penalty!r} (l1_ratios={l1_ratios!r}) is not supported: influence "
+            "functions need a twice-differentiable objective. Use an L2 penalty (l1_ratios=(0,))."
+        )
+
+
+def _decode_logistic_cv(model, y, sample_weight, smoothing):
+    _check_logistic_cv(model, smoothing)
     C = float(np.ravel(model.C_)[0])
     l1_ratio = np.ravel(getattr(model, "l1_ratio_", [0.0]))[0]
     held = _Held(model, C=C, l1_ratio=0.0 if l1_ratio is None else float(l1_ratio), multi_class="auto")
@@ -393,7 +452,8 @@ class _Held:
         return getattr(self._model, name)
 
 
-def _decode_sgd_regressor(model, y, sample_weight, smoothing):
+def _check_sgd_regressor(model, smoothing):
+    """The pointwise loss of an ``SGDRegressor``; refuses non-smooth losses and penalties."""
     _refuse_smoothing(model, smoothing)
     if model.penalty not in ("l2", None):
         raise ValueError(f"SGDRegressor(penalty={model.penalty!r}) is not supported; use penalty='l2' or None.")
@@ -406,13 +466,18 @@ def _decode_sgd_regressor(model, y, sample_weight, smoothing):
         raise ValueError(
             f"SGDRegressor(loss={model.loss!r}) is not supported (not differentiable); supported: {list(losses)}."
         )
+    return losses[model.loss]()
+
+
+def _decode_sgd_regressor(model, y, sample_weight, smoothing):
+    loss = _check_sgd_regressor(model, smoothing)
     coef = _stack_intercept(np.reshape(model.coef_, (1, -1)), np.ravel(model.intercept_), model.fit_intercept)
     strength = model.alpha if model.penalty == "l2" else 0.0
     penalty = np.full(coef.shape[1], len(y) * strength)
     if model.fit_intercept:
         penalty[-1] = 0.0
     shares = np.full(len(y), strength)  # each row carries α of the penalty n·α
-    objective = LinearObjective(losses[model.loss](), coef, penalty, model.fit_intercept, penalty_shares=shares)
+    objective = LinearObjective(loss, coef, penalty, model.fit_intercept, penalty_shares=shares)
     return objective, sample_weight
 
 
@@ -474,6 +539,133 @@ _DECODERS = {
     SGDRegressor: _decode_sgd_regressor,
     HuberRegressor: _decode_huber,
 }
+
+
+_STATIC_CHECKS = {
+    LogisticRegression: _check_logistic,
+    Ridge: _check_least_squares,
+    LinearRegression: _check_least_squares,
+    SmoothHingeClassifier: lambda model, smoothing: None,  # smoothing overrides its temperature
+    LinearSVC: _check_linear_svc,
+    SGDClassifier: _check_sgd,
+    SVC: _check_svc,
+    MLPClassifier: _check_mlp,
+    MLPRegressor: _check_mlp,
+    AutogradModel: _refuse_smoothing,
+    PoissonRegressor: _check_glm,
+    GammaRegressor: _check_glm,
+    TweedieRegressor: _check_glm,
+    RidgeClassifier: _check_least_squares,
+    RidgeCV: _check_ridge_cv,
+    LogisticRegressionCV: _check_logistic_cv,
+    SGDRegressor: _check_sgd_regressor,
+    HuberRegressor: _refuse_smoothing,
+}
+
+#: Parameter combinations of a search checked one by one; beyond, each value on its own.
+MAX_SEARCH_CANDIDATES = 10_000
+
+_ALTERNATIVES = {
+    "Lasso": "an L1 penalty is not differentiable: use Ridge",
+    "LassoCV": "an L1 penalty is not differentiable: use RidgeCV",
+    "ElasticNet": "an L1 penalty is not differentiable: use Ridge",
+    "ElasticNetCV": "an L1 penalty is not differentiable: use RidgeCV",
+    "SVR": "use SGDRegressor(loss='squared_epsilon_insensitive') or Ridge",
+    "LinearSVR": "use SGDRegressor(loss='squared_epsilon_insensitive') or Ridge",
+}
+
+
+def _is_search(estimator):
+    """A scikit-learn hyper-parameter search (``GridSearchCV``, ``RandomizedSearchCV``, the halving ones)."""
+    return hasattr(estimator, "estimator") and (
+        hasattr(estimator, "param_grid") or hasattr(estimator, "param_distributions")
+    )
+
+
+def _search_candidates(search):
+    """Every parameter setting a search may give its best estimator (distributions of numbers left out)."""
+    grids = getattr(search, "param_grid", None)
+    if grids is None:
+        grids = search.param_distributions
+    for grid in [grids] if isinstance(grids, Mapping) else list(grids):
+        values = {name: list(value) for name, value in grid.items() if not hasattr(value, "rvs")}
+        if math.prod(len(value) for value in values.values()) <= MAX_SEARCH_CANDIDATES:
+            yield from ParameterGrid(values)
+        else:
+            yield from ({name: value} for name, candidates in values.items() for value in candidates)
+
+
+def check_supported(estimator, smoothing=None, *, where=""):
+    """Refuse, before any fit, an estimator whose final model cannot be decoded.
+
+    Reads constructor parameters only, so that an unsupported model (a random forest, a
+    Lasso, a pipeline ending in one, a search over one, a search that does not refit) is
+    refused before a possibly long fit. Looks through ``FrozenEstimator``, ``Pipeline`` (its
+    last step) and search objects (every candidate of their parameter grid, since a grid may
+    swap the model or its penalty). What depends on the fitted state (the number of classes,
+    ...) is checked by the decoders after the fit.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The estimator given to :class:`InfluenceEstimator`.
+    smoothing : float or None, default=None
+        The ``smoothing`` given to :class:`InfluenceEstimator` (hinge models need it, the
+        others refuse it).
+    where : str, default=""
+        Where ``estimator`` sits in the estimator given, for the error message.
+
+    Raises
+    ------
+    TypeError
+        The final model is not a supported estimator.
+    ValueError
+        It is, with parameters that are not supported (an L1 penalty, a non-linear kernel, a
+        hinge loss without ``smoothing``, a search with ``refit=False``, ...).
+    """
+    name = type(estimator).__name__
+    if isinstance(estimator, FrozenEstimator):
+        return check_supported(estimator.estimator, smoothing, where=f"{where}FrozenEstimator → ")
+    if _is_search(estimator):
+        if not estimator.refit:
+            raise ValueError(
+                f"{where}{name}(refit=False) keeps no refitted best_estimator_, so there is no fitted model to "
+                "analyse: use refit=True (or a scorer name or callable that picks the best candidate)."
+            )
+        check_supported(estimator.estimator, smoothing, where=f"{where}{name} → ")
+        for candidate in _search_candidates(estimator):
+            try:
+                model = clone(estimator.estimator).set_params(**candidate)
+            except ValueError:  # a value checked on its own that needs the rest of its grid: skip it
+                continue
+            check_supported(model, smoothing, where=f"{where}{name} candidate {candidate} → ")
+        return
+    if isinstance(estimator, Pipeline):
+        step, last = estimator.steps[-1]
+        if last is None or last == "passthrough":
+            raise TypeError(
+                f"{where}Pipeline ends in {last!r}: there is no model to analyse. End it in one of the supported "
+                f"estimators. Supported estimators: {SUPPORTED_ESTIMATORS}."
+            )
+        return check_supported(last, smoothing, where=f"{where}Pipeline step {step!r} → ")
+    checker = _STATIC_CHECKS.get(type(estimator))
+    if checker is None:
+        subclass = [cls.__name__ for cls in _STATIC_CHECKS if isinstance(estimator, cls)]
+        if subclass:
+            hint = f" It subclasses {subclass[0]}, but a subclass may change the objective: use {subclass[0]} itself."
+        else:
+            hint = f" For {name}, {_ALTERNATIVES[name]}." if name in _ALTERNATIVES else ""
+        raise TypeError(
+            f"{where}{name} is not supported.{hint} Supported estimators: {SUPPORTED_ESTIMATORS}; each may be "
+            "the last step of a Pipeline, wrapped in FrozenEstimator, or the estimator of a GridSearchCV, "
+            "RandomizedSearchCV, HalvingGridSearchCV or HalvingRandomSearchCV (refit=True)."
+        )
+    try:
+        checker(estimator, smoothing)
+    except ValueError as error:
+        if not where:
+            raise
+        raise ValueError(f"{where}{error}") from None
 
 
 def convergence_advice(model):

@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._decoding import convergence_advice, objective_from_estimator, public_params
+from ._decoding import _is_search, check_supported, convergence_advice, objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._categories import CategoryInfluenceMixin
 from ._frames import FramesMixin
@@ -80,10 +80,24 @@ def _unfitted_prefix(estimator):
     return None
 
 
+def _sample_weight_key(estimator):
+    """The ``fit`` parameter that carries sample weights to the final model (through pipelines and searches)."""
+    if get_config()["enable_metadata_routing"]:
+        return "sample_weight"
+    if _is_search(estimator):  # a search passes its fit parameters on to its estimator's fit
+        return _sample_weight_key(estimator.estimator)
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        return f"{name}__{_sample_weight_key(last)}"
+    return "sample_weight"
+
+
 def _unwrap(estimator):
     """Split a fitted estimator into (fixed transformer prefix or None, final model)."""
     if isinstance(estimator, FrozenEstimator):
         return _unwrap(estimator.estimator)
+    if _is_search(estimator) and hasattr(estimator, "best_estimator_"):  # the refitted best candidate
+        return _unwrap(estimator.best_estimator_)
     if not isinstance(estimator, Pipeline):
         return None, estimator
     inner_prefix, model = _unwrap(estimator[-1])
@@ -137,7 +151,15 @@ class InfluenceEstimator(
         - any differentiable model written as a per-sample loss: :class:`AutogradModel`;
         - a ``Pipeline`` whose last step is one of them (see ``preprocessing``; queries are
           given in raw feature space), or ``FrozenEstimator(prefit_model)`` for a model
-          that is already fitted.
+          that is already fitted;
+        - a search over them (``GridSearchCV``, ``RandomizedSearchCV``,
+          ``HalvingGridSearchCV``, ``HalvingRandomSearchCV`` with ``refit=True``): ``fit``
+          runs the search and its refitted ``best_estimator_`` is analysed, with the chosen
+          hyper-parameters held fixed (a refit does not search again).
+
+        Anything else (a random forest, a Lasso, a pipeline ending in one, a search over one
+        or with ``refit=False``, an L1 penalty, a hinge loss without ``smoothing``) is
+        refused at ``fit`` before any fitting, with this list.
     preprocessing : {"refit", "fixed"}, default="refit"
         What a pipeline's fitted transformers mean to every quantity. ``"refit"``: the
         question is about refitting the *whole* pipeline, as ``clone(pipeline).fit(...)``
@@ -391,12 +413,10 @@ class InfluenceEstimator(
         if self.preprocessing == "refit":
             check_refit_supported(_unfitted_prefix(self.estimator))
         self._check_sample_weight(sample_weight, _num_samples(X))  # before a fit that may choke on it
+        check_supported(self.estimator, self.smoothing)  # before a possibly long fit (a grid search ...)
         self.estimator_ = clone(self.estimator)
         if sample_weight is not None and not isinstance(self.estimator_, FrozenEstimator):
-            if isinstance(self.estimator_, Pipeline) and not get_config()["enable_metadata_routing"]:
-                fit_params[f"{self.estimator_.steps[-1][0]}__sample_weight"] = sample_weight
-            else:
-                fit_params["sample_weight"] = sample_weight
+            fit_params[_sample_weight_key(self.estimator_)] = sample_weight
         self.estimator_.fit(X, y, **fit_params)
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, attr):
