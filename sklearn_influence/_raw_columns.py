@@ -121,9 +121,15 @@ def raw_perturbation_influence(estimator, query, rows, model_part):
             f"perturbation_influence(space='raw') needs the derivatives of every fitted transformer in the "
             f"pipeline ({error}). Use space='model' for the derivatives in the features the final model sees."
         ) from None
-    W = None
+    W = sig = None
     if channel is not None:
         _, W = estimator._channel_terms(query)
+        sig = channel.input_derivatives(X)
+        if sig is None:
+            raise ValueError(
+                "perturbation_influence(space='raw') under preprocessing='refit' needs every statistic's derivative "
+                "in the raw values, which a PCA step keeps factored. Use space='model', or preprocessing='fixed'."
+            )
     numeric = numeric_columns(X)
     numeric_idx = np.flatnonzero(numeric)
     n = estimator._design.n_samples
@@ -137,7 +143,7 @@ def raw_perturbation_influence(estimator, query, rows, model_part):
         if W is not None:
             s = estimator._weights[chunk_rows]
             scale = np.divide(n, s, out=np.full(s.shape, np.nan), where=s > 0)  # s_i = 0: NaN (docstring)
-            part += _statistics_part(W, channel.sig, chunk_rows, n_raw) * scale[None, :, None]
+            part += _statistics_part(W, sig, chunk_rows, n_raw) * scale[None, :, None]
         observed = ~np.isnan(_numeric_values(X_rows, numeric_idx))
         block = np.full(part.shape, np.nan)
         block[:, :, numeric_idx] = np.where(observed[None], part[:, :, numeric_idx], np.nan)

@@ -73,7 +73,7 @@ class StatisticsChannel:
     def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
         self.node = node
         self.n_stats = node.n_stats
-        self.psi, self.delta, self.sig, J = node.fit_pass(X)
+        self.psi, self.delta, _, J = node.fit_pass(X)
         coef = objective.input_coef
         n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
         m = self.n_stats
@@ -90,6 +90,14 @@ class StatisticsChannel:
         along = self._along(design)  # x̃_jᵀ G, (n, K, m)
         self.own_psi = np.einsum("jkm,jm->jk", moved - along, self.psi)
         self.q_delta = np.einsum("jkm,jm->jk", along - moved, self.delta)
+
+    def input_derivatives(self, X):
+        """``∂φ/∂X[i, c]``, the statistics' derivatives in the raw training values (a ``Sig``), or ``None``.
+
+        A pass over the raw training rows ``X`` (as in ``fit``); ``None`` when a step keeps
+        them factored (``PCA``).
+        """
+        return self.node.fit_terms(X)[2]
 
     def _along(self, design):
         """``x̃ᵀ G`` for every row of ``design``: shape (n, n_outputs, n_stats)."""

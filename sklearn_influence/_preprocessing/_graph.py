@@ -204,27 +204,30 @@ class Sequence:
         return self.estimator.transform(U)
 
     def fit_terms(self, U):
-        return self.fit_pass(U)[:3]
+        return self.fit_pass(U, need_sig=True)[:3]
 
-    def fit_pass(self, U):
-        """``(psi, delta, sig, J)`` on the training input: the terms of every statistic, and ``∂V/∂φ``."""
+    def fit_pass(self, U, need_sig=False):
+        """``(psi, delta, sig, J)`` on the training input: the terms of every statistic, and ``∂V/∂φ``.
+
+        ``sig`` (the statistics' derivatives in the input values) is ``None`` unless asked
+        for: only raw-column answers need it, and chaining it is the costly part.
+        """
         n, n_in = U.shape
         psi, delta = np.zeros((n, 0)), np.zeros((n, 0))
-        sig_total = Sig.empty(n)
+        sig_total = Sig.empty(n) if need_sig else None
         J, D = Jacobian.empty(n, 0), _identity(n, n_in)
         for child in self.children:
             psi_a, delta_a, sig_a = child.fit_terms(U)
             L = contract(sig_a, J, child.n_stats)
             psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
-            sig_a = chain_sig(sig_a, D, n_in)
-            propagated = propagate_sig(L, sig_total, n)
-            sig_a = merge_sig(sig_a, propagated, 0)
-            sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
+            if need_sig:
+                sig_a = merge_sig(chain_sig(sig_a, D, n_in), propagate_sig(L, sig_total, n), 0)
+                sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
             psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
             last = child is self.children[-1]
             V, J_a, D_a = child.forward(U, need_output=not last)
             J = concat_stats(compose_jacobian(D_a, J), J_a)
-            D = compose_input(D_a, D, n_in)
+            D = compose_input(D_a, D, n_in) if need_sig else None
             U = V
         return psi, delta, sig_total, J
 
@@ -257,9 +260,9 @@ class Union:
         return U if columns is None else _safe_indexing(U, columns, axis=1)
 
     def fit_terms(self, U):
-        return self.fit_pass(U)[:3]
+        return self.fit_pass(U, need_sig=True)[:3]
 
-    def fit_pass(self, U):
+    def fit_pass(self, U, need_sig=False):
         """``(psi, delta, sig, J)`` on the training input, branch by branch."""
         n = U.shape[0]
         psi, delta, sig = [np.zeros((n, 0))], [np.zeros((n, 0))], Sig.empty(n)
@@ -268,10 +271,10 @@ class Union:
         for node, columns, out, weight in self.branches:
             if node.n_stats == 0:
                 continue
-            psi_b, delta_b, sig_b, J_b = node.fit_pass(self._inputs(U, columns))
+            psi_b, delta_b, sig_b, J_b = node.fit_pass(self._inputs(U, columns), need_sig)
             if columns is not None and sig_b is not None:
                 sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
-            sig = merge_sig(sig, sig_b, offset)
+            sig = merge_sig(sig, sig_b, offset) if need_sig else None
             psi.append(psi_b)
             delta.append(delta_b)
             cols.append(J_b.cols + out.start)

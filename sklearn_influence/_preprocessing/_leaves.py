@@ -174,7 +174,7 @@ class _Leaf:
     def transform(self, U):
         return self.transformer.transform(U)
 
-    def fit_pass(self, U):
+    def fit_pass(self, U, need_sig=False):
         """``(psi, delta, sig, J)``: :meth:`fit_terms` and the Jacobian of the output in the statistics."""
         _, J, _ = self.forward(U, need_input_jacobian=False, need_output=False)
         return (*self.fit_terms(U), J)
