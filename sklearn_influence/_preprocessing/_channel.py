@@ -73,7 +73,7 @@ class StatisticsChannel:
     def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
         self.node = node
         self.n_stats = node.n_stats
-        self.psi, self.delta, _, J = node.fit_pass(X)
+        self.psi, self.delta, _, J, _, _ = node.fit_pass(X)
         coef = objective.input_coef
         n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
         m = self.n_stats

@@ -206,30 +206,38 @@ class Sequence:
     def fit_terms(self, U):
         return self.fit_pass(U, need_sig=True)[:3]
 
-    def fit_pass(self, U, need_sig=False):
-        """``(psi, delta, sig, J)`` on the training input: the terms of every statistic, and ``∂V/∂φ``.
+    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(psi, delta, sig, J, V, D)`` on the training input, in one pass over the steps.
 
-        ``sig`` (the statistics' derivatives in the input values) is ``None`` unless asked
-        for: only raw-column answers need it, and chaining it is the costly part.
+        The terms of every statistic, the output's Jacobian in them, and (when asked) the
+        output and the input Jacobian. ``sig`` (the statistics' derivatives in the input
+        values) is ``None`` unless asked for: only raw-column answers need it, and chaining
+        it is the costly part.
         """
         n, n_in = U.shape
         psi, delta = np.zeros((n, 0)), np.zeros((n, 0))
         sig_total = Sig.empty(n) if need_sig else None
         J, D = Jacobian.empty(n, 0), _identity(n, n_in)
+        chain = need_sig or need_input_jacobian
         for child in self.children:
-            psi_a, delta_a, sig_a = child.fit_terms(U)
-            L = contract(sig_a, J, child.n_stats)
-            psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
+            last = child is self.children[-1]
+            follows = J.cols.size > 0  # earlier statistics reach this step's input
+            psi_a, delta_a, sig_a, J_a, V, D_a = child.fit_pass(
+                U, need_sig or follows, need_output=need_output or not last, need_input_jacobian=follows or chain
+            )
+            if follows:
+                L = contract(sig_a, J, child.n_stats)
+                psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
+            else:
+                L = np.zeros((child.n_stats, psi.shape[1]))
             if need_sig:
                 sig_a = merge_sig(chain_sig(sig_a, D, n_in), propagate_sig(L, sig_total, n), 0)
                 sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
             psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
-            last = child is self.children[-1]
-            V, J_a, D_a = child.forward(U, need_output=not last)
             J = concat_stats(compose_jacobian(D_a, J), J_a)
-            D = compose_input(D_a, D, n_in) if need_sig else None
+            D = compose_input(D_a, D, n_in) if chain else None
             U = V
-        return psi, delta, sig_total, J
+        return psi, delta, sig_total, J, U, D
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
@@ -262,16 +270,25 @@ class Union:
     def fit_terms(self, U):
         return self.fit_pass(U, need_sig=True)[:3]
 
-    def fit_pass(self, U, need_sig=False):
-        """``(psi, delta, sig, J)`` on the training input, branch by branch."""
-        n = U.shape[0]
+    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(psi, delta, sig, J, V, D)`` on the training input, branch by branch."""
+        n, n_in = U.shape
+        V = self.transform(U) if need_output else None
+        d_out = max((out.stop for _, _, out, _ in self.branches), default=0)
+        Ds = []
         psi, delta, sig = [np.zeros((n, 0))], [np.zeros((n, 0))], Sig.empty(n)
         cols, stats, vals = [], [], []
         offset = 0
         for node, columns, out, weight in self.branches:
             if node.n_stats == 0:
+                if need_input_jacobian:
+                    _, _, D_b = node.forward(self._inputs(U, columns), True, need_output=False)
+                    Ds.append((D_b, columns, out, weight))
                 continue
-            psi_b, delta_b, sig_b, J_b = node.fit_pass(self._inputs(U, columns), need_sig)
+            psi_b, delta_b, sig_b, J_b, _, D_b = node.fit_pass(
+                self._inputs(U, columns), need_sig, need_input_jacobian=need_input_jacobian
+            )
+            Ds.append((D_b, columns, out, weight))
             if columns is not None and sig_b is not None:
                 sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
             sig = merge_sig(sig, sig_b, offset) if need_sig else None
@@ -284,7 +301,8 @@ class Union:
         J = Jacobian.empty(n, self.n_stats)
         if cols:
             J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
-        return np.hstack(psi), np.hstack(delta), sig, J
+        D = self._input_jacobian(Ds, n, n_in, d_out) if need_input_jacobian else None
+        return np.hstack(psi), np.hstack(delta), sig, J, V, D
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape

@@ -174,10 +174,10 @@ class _Leaf:
     def transform(self, U):
         return self.transformer.transform(U)
 
-    def fit_pass(self, U, need_sig=False):
-        """``(psi, delta, sig, J)``: :meth:`fit_terms` and the Jacobian of the output in the statistics."""
-        _, J, _ = self.forward(U, need_input_jacobian=False, need_output=False)
-        return (*self.fit_terms(U), J)
+    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(psi, delta, sig, J, V, D)``: :meth:`fit_terms` and :meth:`forward` on the training input."""
+        V, J, D = self.forward(U, need_input_jacobian=need_input_jacobian, need_output=need_output)
+        return (*self.fit_terms(U), J, V, D)
 
 
 class StatelessLeaf(_Leaf):
