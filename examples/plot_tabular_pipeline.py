@@ -105,21 +105,21 @@ pipeline = Pipeline(
     ]
 )
 search = GridSearchCV(pipeline, {"model__C": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]}, scoring="neg_log_loss", cv=5)
-search.fit(X_train, y_train)
-print(f"best C = {search.best_params_['model__C']}, cross-validated log-loss {-search.best_score_:.3f}")
 
 # %%
 # Influence of the whole pipeline
 # -------------------------------
-# ``InfluenceEstimator(GridSearchCV(...))`` is being added (issue 10); until it lands we wrap
-# a clone of the pipeline with the search's best parameters, the same model the search
-# refitted on all training rows. ``preprocessing="refit"`` (the default) makes every answer
-# about refitting the *whole* pipeline: without a row, the imputer's means and the scaler's
-# means and scales move too, and with them every row's features, the query's included.
-# ``set_output(transform="pandas")`` labels the results with the DataFrame's own index.
-best = clone(pipeline).set_params(**search.best_params_)
-inf = InfluenceEstimator(best, preprocessing="refit").fit(X_train, y_train)
+# ``InfluenceEstimator`` wraps the search itself: ``fit`` runs it and analyses the pipeline
+# it refitted on all training rows with the best ``C`` (held fixed: a refit without a row
+# keeps the chosen hyper-parameters). ``preprocessing="refit"`` (the default) makes every
+# answer about refitting the *whole* pipeline: without a row, the imputer's means and the
+# scaler's means and scales move too, and with them every row's features, the query's
+# included. ``set_output(transform="pandas")`` labels the results with the DataFrame's own
+# index.
+inf = InfluenceEstimator(search, preprocessing="refit").fit(X_train, y_train)
 inf.set_output(transform="pandas")
+best = inf.estimator_.best_estimator_  # the fitted pipeline; clone(best) refits it with the best C
+print(f"best C = {inf.estimator_.best_params_['model__C']}, cross-validated log-loss {-inf.estimator_.best_score_:.3f}")
 print(f"test accuracy {inf.score(X_test, y_test):.3f}; {len(inf.param_names_)} parameters")
 
 # %%
@@ -220,6 +220,25 @@ print(
 )
 
 # %%
+# A categorical column has no derivative; the question is discrete: how would the query's
+# loss move if one of these respondents had another party identification?
+# ``category_influence`` answers with one Newton step on the replaced row (in nats, like
+# leave-one-out). We check the largest answer by refitting the whole pipeline with it.
+by_party = inf.category_influence(X_query, y_query, "party", indices=selected)
+changes = pd.DataFrame(by_party.changes[0], index=X_train.index[selected], columns=by_party.categories)
+print("change of the query's loss (nats) if the respondent had this party identification:")
+print(changes.to_string(float_format=lambda v: f"{v:+.4f}"))
+position, category = np.unravel_index(np.argmax(np.abs(changes.to_numpy())), changes.shape)
+moved = X_train.copy()
+moved.iloc[selected[position], moved.columns.get_loc("party")] = by_party.categories[category]
+refit = clone(best).fit(moved, y_train)
+refit_loss = -np.log(refit.predict_proba(X_query)[0, list(refit.classes_).index(y_query[0])])
+print(
+    f"respondent {changes.index[position]} as {by_party.categories[category]!r}: predicted "
+    f"{changes.iloc[position, category]:+.5f}, refit {refit_loss - test_loss[j]:+.5f} nats"
+)
+
+# %%
 # Validation against refits of the whole pipeline
 # ------------------------------------------------
 # ``validate_leave_one_out`` drops each of the rows with the largest predicted effect (and a
@@ -237,7 +256,7 @@ print(
 # ``preprocessing="fixed"`` answers a narrower question: the fitted imputer and scaler are
 # part of the data and only the logistic regression is refit. Its own validation refits
 # only that last step.
-fixed = InfluenceEstimator(best, preprocessing="fixed").fit(X_train, y_train)
+fixed = InfluenceEstimator(clone(best), preprocessing="fixed").fit(X_train, y_train)
 check_fixed = validate_leave_one_out(
     fixed, X_train, y_train, X_query, y_query, n_top=n_top, n_random=n_random, random_state=0
 )
@@ -276,13 +295,13 @@ print(f"largest |refit answer| over all {n} training rows: {np.abs(refit_newton)
 # answers. Each answer matches its own refit; the fixed answer misses the whole-pipeline
 # refit by the transformers' share.
 base = inf.loss(X_query, y_query)[0]
-features = inf.estimator_[:-1]  # the fitted ColumnTransformer
+features = best[:-1]  # the fitted ColumnTransformer
 differ = np.argsort(-share)[: 4 if args.small else 8]
 rows = []
 for position in differ:
     keep = np.arange(n) != position
     whole = clone(best).fit(X_train[keep], y_train[keep])
-    last = clone(inf.estimator_[-1]).fit(features.transform(X_train[keep]), y_train[keep])
+    last = clone(best[-1]).fit(features.transform(X_train[keep]), y_train[keep])
     true_class = list(whole.classes_).index(y_query[0])
     rows.append(
         {
