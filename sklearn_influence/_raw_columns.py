@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.utils import _safe_indexing
 
 from ._design import row_chunks
-from ._preprocessing._leaves import Elementwise
+from ._preprocessing._terms import Elementwise
 
 
 def numeric_columns(X):

@@ -6,9 +6,10 @@ directly, and through the statistics ``φ`` its transformers estimated from the 
 This subpackage decodes each supported fitted transformer into those statistics, their
 derivative with respect to a row's weight, their exact change when a row is removed, and
 the Jacobians of the transformed features with respect to ``φ`` and to the raw columns
-(``_leaves``); composes them through ``Pipeline``, ``ColumnTransformer`` and
-``FeatureUnion`` (``_graph``); and turns them into the terms the influence quantities add
-(``_channel``).
+(``_leaves``: scalers, imputers, encoders, stateless maps; ``_bases``: PCA and splines,
+which learn a basis; ``_terms``: the sparse representations they share); composes them
+through ``Pipeline``, ``ColumnTransformer`` and ``FeatureUnion`` (``_graph``); and turns
+them into the terms the influence quantities add (``_channel``).
 """
 
 from ._channel import StatisticsChannel

@@ -34,21 +34,16 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils import _safe_indexing
 
+from ._bases import PCALeaf, SplineLeaf
 from ._leaves import (
-    Elementwise,
-    FactoredSig,
-    Full,
     ImputerLeaf,
-    Jacobian,
     MaxAbsScalerLeaf,
     MinMaxLeaf,
-    PCALeaf,
     RobustScalerLeaf,
-    Sig,
-    SplineLeaf,
     StandardScalerLeaf,
     StatelessLeaf,
 )
+from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig
 
 _LEAVES = {
     StandardScaler: StandardScalerLeaf,
