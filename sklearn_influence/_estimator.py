@@ -28,9 +28,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._categories import CategoryInfluenceMixin
 from ._decoding import _is_search, check_supported, convergence_advice, objective_from_estimator, public_params
 from ._design import LinearDesign
-from ._categories import CategoryInfluenceMixin
 from ._frames import FramesMixin
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
