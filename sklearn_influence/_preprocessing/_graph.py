@@ -210,7 +210,8 @@ class Sequence:
         it is the costly part.
         """
         n, n_in = U.shape
-        psi, delta = np.zeros((n, 0)), np.zeros((n, 0))
+        psi, delta = np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
+        offset = 0
         sig_total = Sig.empty(n) if need_sig else None
         J, D = Jacobian.empty(n, 0), _identity(n, n_in)
         chain = need_sig or need_input_jacobian
@@ -220,15 +221,18 @@ class Sequence:
             psi_a, delta_a, sig_a, J_a, V, D_a = child.fit_pass(
                 U, need_sig or follows, need_output=need_output or not last, need_input_jacobian=follows or chain
             )
+            block = slice(offset, offset + child.n_stats)
+            psi[:, block], delta[:, block] = psi_a, delta_a
             if follows:
                 L = contract(sig_a, J, child.n_stats)
-                psi_a, delta_a = psi_a + psi @ L.T, delta_a + delta @ L.T
+                psi[:, block] += psi[:, :offset] @ L.T
+                delta[:, block] += delta[:, :offset] @ L.T
             else:
-                L = np.zeros((child.n_stats, psi.shape[1]))
+                L = np.zeros((child.n_stats, offset))
             if need_sig:
                 sig_a = merge_sig(chain_sig(sig_a, D, n_in), propagate_sig(L, sig_total, n), 0)
-                sig_total = merge_sig(sig_total, sig_a, psi.shape[1])
-            psi, delta = np.hstack([psi, psi_a]), np.hstack([delta, delta_a])
+                sig_total = merge_sig(sig_total, sig_a, offset)
+            offset += child.n_stats
             J = concat_stats(compose_jacobian(D_a, J), J_a)
             D = compose_input(D_a, D, n_in) if chain else None
             U = V
@@ -271,7 +275,7 @@ class Union:
         V = self.transform(U) if need_output else None
         d_out = max((out.stop for _, _, out, _ in self.branches), default=0)
         Ds = []
-        psi, delta, sig = [np.zeros((n, 0))], [np.zeros((n, 0))], Sig.empty(n)
+        psi, delta, sig = np.empty((n, self.n_stats)), np.empty((n, self.n_stats)), Sig.empty(n)
         cols, stats, vals = [], [], []
         offset = 0
         for node, columns, out, weight in self.branches:
@@ -287,17 +291,17 @@ class Union:
             if columns is not None and sig_b is not None:
                 sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
             sig = merge_sig(sig, sig_b, offset) if need_sig else None
-            psi.append(psi_b)
-            delta.append(delta_b)
+            psi[:, offset : offset + node.n_stats] = psi_b
+            delta[:, offset : offset + node.n_stats] = delta_b
             cols.append(J_b.cols + out.start)
             stats.append(J_b.stats + offset)
-            vals.append(J_b.vals * weight)
+            vals.append(J_b.vals if weight == 1.0 else J_b.vals * weight)
             offset += node.n_stats
         J = Jacobian.empty(n, self.n_stats)
         if cols:
             J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
         D = self._input_jacobian(Ds, n, n_in, d_out) if need_input_jacobian else None
-        return np.hstack(psi), np.hstack(delta), sig, J, V, D
+        return psi, delta, sig, J, V, D
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
@@ -311,7 +315,7 @@ class Union:
             _, J_b, D_b = node.forward(self._inputs(U, columns), need_input_jacobian, need_output=False)
             cols.append(J_b.cols + out.start)
             stats.append(J_b.stats + offset)
-            vals.append(J_b.vals * weight)
+            vals.append(J_b.vals if weight == 1.0 else J_b.vals * weight)
             offset += node.n_stats
             Ds.append((D_b, columns, out, weight))
         J = Jacobian.empty(n, self.n_stats)
