@@ -32,22 +32,15 @@ from ._categories import CategoryInfluenceMixin
 from ._decoding import _is_search, check_supported, convergence_advice, objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._frames import FramesMixin
+from ._lissa import fit_lissa
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import (
-    CGSolver,
-    ExactSolver,
-    LissaSolver,
-    cg_accuracy_message,
-    lissa_bias_bound,
-    mean_hessian_extremes,
-)
+from ._solvers import CGSolver, ExactSolver, cg_accuracy_message
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
 #: LiSSA's relative error (noise or bias) above which ``fit`` warns.
-LISSA_RTOL = 1e-2
 
 _SOLVERS = ("auto", "exact", "cg", "lissa")
 _PREPROCESSING = ("refit", "fixed")
@@ -69,8 +62,10 @@ def _unfitted_prefix(estimator):
     Looks through ``FrozenEstimator`` and search objects (``GridSearchCV`` …), so that an
     unsupported transformer is refused before a possibly long fit.
     """
-    if isinstance(estimator, FrozenEstimator) or hasattr(estimator, "param_grid") or hasattr(
-        estimator, "param_distributions"
+    if (
+        isinstance(estimator, FrozenEstimator)
+        or hasattr(estimator, "param_grid")
+        or hasattr(estimator, "param_distributions")
     ):
         return _unfitted_prefix(estimator.estimator)
     if isinstance(estimator, Pipeline) and len(estimator) > 1:
@@ -518,73 +513,9 @@ class InfluenceEstimator(
         return solver
 
     def _lissa(self, objective, design, curvature):
-        if not objective.closed_form:
-            raise ValueError("solver='lissa' is implemented for linear models; use 'exact' or 'cg'.")
-        for name in ("lissa_depth", "lissa_repeats", "lissa_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {name}={value!r}.")
-        dimension = objective.n_columns * (1 if objective.separable else objective.n_outputs)
-        shape = (1, 1, objective.n_columns) if objective.separable else (1, objective.n_outputs, objective.n_columns)
-        largest, smallest = mean_hessian_extremes(
-            lambda v: objective.hessian_product(design, curvature, v.reshape(shape), damping=self.damping),
-            dimension,
-            design.n_samples,
+        solver, self.lissa_bias_bound_, self.lissa_error_ = fit_lissa(
+            self, objective, design, curvature, self._residuals
         )
-        # each step uses a Hessian estimated on a few rows: the scale must dominate those too
-        row_curvature = curvature if objective.separable else np.trace(curvature, axis1=1, axis2=2)
-        regulariser = (np.max(objective.penalty) + self.damping) / design.n_samples
-        sampled = float(np.max(row_curvature * design.squared_row_norms())) + regulariser
-        needed = max(largest, sampled)
-        scale = 1.25 * needed if self.lissa_scale is None else self.lissa_scale
-        if not (isinstance(scale, numbers.Real) and scale > 0):
-            raise ValueError(f"lissa_scale must be None or a number > 0; got lissa_scale={self.lissa_scale!r}.")
-        if scale <= needed:
-            warnings.warn(
-                f"LiSSA assumes lissa_scale above the largest eigenvalue of the mean Hessian H/n ({largest:.3g}) "
-                f"and of its one-row estimates (up to {sampled:.3g}); with lissa_scale={scale:g} the series "
-                f"can diverge. Set lissa_scale >= {1.25 * needed:.3g} (or None to choose it).",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        smallest = max(smallest, (np.min(objective.penalty) + self.damping) / design.n_samples)  # H ⪰ diag(λ)
-        self.lissa_bias_bound_ = lissa_bias_bound(smallest, largest, scale, self.lissa_depth)
-        solver = LissaSolver(
-            objective,
-            design,
-            curvature,
-            self.damping,
-            scale,
-            self.lissa_depth,
-            self.lissa_repeats,
-            self.lissa_batch_size,
-            self.random_state,
-            self.verbose,
-        )
-        # the noise, measured on a few training gradients (the right-hand sides influence solves)
-        rows = np.unique(np.linspace(0, design.n_samples - 1, min(8, design.n_samples)).astype(int))
-        probes = self._gradients(design.take(rows), self._residuals[rows])
-        errors = solver.solve_with_error(probes[np.linalg.norm(probes, axis=(1, 2)) > 0], repeats=4)[1]
-        self.lissa_error_ = float(np.sqrt(np.mean(errors**2))) if errors.size else 0.0
-        if not self.lissa_error_ <= LISSA_RTOL or self.lissa_bias_bound_ > LISSA_RTOL:
-            rate = 1.0 - smallest / scale
-            depth = int(np.ceil(np.log(LISSA_RTOL) / np.log(rate))) if 0 < rate < 1 else None
-            noise = (
-                f"off by about {self.lissa_error_:.1e} relative (lissa_error_: the standard error of the mean of "
-                f"lissa_repeats={self.lissa_repeats} repeats, from their spread on training gradients)"
-                if self.lissa_repeats > 1
-                else "off by an amount lissa_repeats=1 cannot measure (lissa_error_ is NaN: use 2 or more)"
-            )
-            warnings.warn(
-                f"LiSSA's estimates of H⁻¹v are {noise}, plus up to {self.lissa_bias_bound_:.1e} "
-                f"(lissa_bias_bound_) from truncating the series at lissa_depth={self.lissa_depth}. For errors "
-                f"below {LISSA_RTOL:g}: increase lissa_repeats (the noise falls like 1/sqrt(repeats)) or "
-                "lissa_batch_size (less noise per step)"
-                + (f", and lissa_depth to at least {depth} for the bias" if depth and depth > self.lissa_depth else "")
-                + "; or use solver='exact' or 'cg', which are exact to working precision / to cg_tol.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
         return solver
 
     def _resolve_solver(self, objective):
