@@ -29,13 +29,14 @@ from sklearn.utils.validation import (
 )
 
 from ._categories import CategoryInfluenceMixin
-from ._decoding import _is_search, check_supported, convergence_advice, objective_from_estimator, public_params
+from ._decoding import objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._frames import FramesMixin
 from ._lissa import fit_lissa
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
 from ._solvers import CGSolver, ExactSolver, cg_accuracy_message
+from ._support import _is_search, check_supported, convergence_advice
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
