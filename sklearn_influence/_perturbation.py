@@ -149,3 +149,96 @@ def raw_perturbation_influence(estimator, query, rows, model_part):
         block[:, :, numeric_idx] = np.where(observed[None], part[:, :, numeric_idx], np.nan)
         out[:, chunk] = block
     return out
+
+
+class PerturbationMixin:
+    """:meth:`perturbation_influence` of :class:`InfluenceEstimator`, in the model's features or the raw columns."""
+
+    def perturbation_influence(self, X, y, *, indices=None, space="raw"):
+        """Koh & Liang's ``I_pert,loss``: how each query loss moves as a training row's features move.
+
+        .. math::
+            \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)
+                = -n \\, g_j^\\top H^{-1} \\nabla_x \\nabla_θ \\ell(z_i, \\hat θ)
+
+        Entry ``[j, i, c]`` times ``s_i/n`` is the derivative of the loss at query ``j``
+        with respect to feature ``c`` of training row ``i``, after refitting (the entry is
+        per unit of the row's weight; a data-scaled penalty's share does not depend on the
+        features and adds nothing).
+        **Positive**: increasing that feature raises the query loss.
+
+        For a pipeline, ``space="raw"`` (the default) answers in the raw columns ``X`` was
+        fitted on, by the chain rule of the fitted transformers: moving ``x_ic`` moves row
+        ``i``'s features by ``D_i = ∂z_i/∂x_ic`` and, under ``preprocessing="refit"``, the
+        transformers' statistics by ``σ_i = ∂φ/∂x_ic``, which move every row's features and
+        the query's (``W_j`` below, as in :meth:`influence`):
+
+        .. math::
+            R_{jic} = \\sum_f \\mathcal{I}_{\\mathrm{pert,loss}}(z_i, z_j)_f \\, D_{i,fc}
+                + \\frac{n}{s_i} W_j σ_{i,c}
+
+        so that ``R × s_i/n`` is the derivative again. NaN where there is none: columns
+        that are not numeric (categories), missing raw values, and, under ``"refit"`` with
+        statistics, rows of weight 0 (they still move the statistics, by an amount that is
+        not a multiple of ``s_i``). A numeric column read only by an encoder gets 0. The
+        estimator keeps a reference to the training ``X`` for this (not a copy: do not
+        modify it in place after ``fit``). ``space="model"``: the features the final model
+        sees (after the transformers). The two agree when the estimator is not a pipeline.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        indices : array-like of int or bool, default=None
+            Training rows to report; ``None``: all (the result has n_queries × n_train ×
+            n_features entries: select rows on large data).
+        space : {"raw", "model"}, default="raw"
+            The features differentiated: a pipeline's raw input columns, or the final
+            model's input features.
+
+        Returns
+        -------
+        perturbation_influence : ndarray of shape (n_queries, n_selected, n_features)
+            ``n_features``: the raw columns (``n_features_in_``) for ``space="raw"``, the
+            final model's features for ``space="model"``.
+        """
+        if space not in ("raw", "model"):
+            raise ValueError(f"space must be 'raw' or 'model'; got space={space!r}.")
+        query = self._query(X, y)
+        rows = self._training_rows(indices)
+        out = self._model_perturbation_influence(query, rows)
+        if space == "model" or self._prefix is None:
+            return out
+        return raw_perturbation_influence(self, query, rows, out)
+
+    def _model_perturbation_influence(self, query, rows):
+        """``perturbation_influence(space="model")`` for a validated query and training rows."""
+        objective = self._objective
+        if not objective.closed_form:  # a differentiable model: through autograd
+            solved = self._solved_query_gradients(query)[:, 0, :]
+            out = np.empty((solved.shape[0], len(rows), self._design.n_features))
+            for chunk, chunk_rows in self._chunks(rows, solved.shape[0] * self._design.n_features):
+                design = self._design.take(chunk_rows)
+                out[:, chunk] = objective.input_gradient_products(design.X, design.targets, solved)
+            return -self._design.n_samples * out
+        k_out, n_col = objective.n_outputs, objective.n_columns
+        input_coef = objective.input_coef
+        n_features = input_coef.shape[1]
+        solved = self._solved_query_gradients(query)
+        n_queries = solved.shape[0]
+        out = np.empty((n_queries, len(rows), n_features))
+        for chunk, chunk_rows in self._chunks(rows, n_queries * (n_features + 2 * k_out)):
+            design = self._design.take(chunk_rows)
+            along_query = design.dot(solved.reshape(-1, n_col)).reshape(-1, n_queries, k_out)
+            curvature = objective.loss.hessian(self._targets[chunk_rows], self._raw[chunk_rows])
+            if objective.separable:
+                along_query = along_query * curvature[:, None, None]
+            else:
+                along_query = np.einsum("ikl,iml->imk", curvature, along_query)
+            out[:, chunk] = np.einsum("imk,kc->mic", along_query, input_coef) + np.einsum(
+                "ik,mkc->mic", self._residuals[chunk_rows], solved[:, :, :n_features]
+            )
+        out *= -self._design.n_samples
+        return out
