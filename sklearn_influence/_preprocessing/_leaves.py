@@ -212,24 +212,31 @@ class StandardScalerLeaf(AffineLeaf):
 
     def fit_terms(self, U):
         x = numeric(U)
-        observed = ~np.isnan(x)
-        S = observed.sum(axis=0).astype(float)
-        mu = np.nanmean(np.where(observed, x, np.nan), axis=0)
-        dev = np.where(observed, x - mu, 0.0)
-        var = np.where(observed, dev**2, 0.0).sum(axis=0) / S
         n = x.shape[0]
-        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+        missing = np.isnan(x)
+        complete = not missing.any()  # the usual case after an imputer: no masks needed
+        observed = None if complete else ~missing
+        S = np.full(x.shape[1], float(n)) if complete else observed.sum(axis=0).astype(float)
+        dev = x - (x.mean(axis=0) if complete else np.nanmean(x, axis=0))
+        if not complete:
+            dev[missing] = 0.0
+        squared = dev**2
+        var = squared.sum(axis=0) / S
+        psi, delta, sig = np.empty((n, self.n_stats)), np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
         c = self.center_cols
         n_center = c.size
         remaining = np.maximum(S - 1.0, 1.0)
         psi[:, :n_center] = dev[:, c] / S[c]
         delta[:, :n_center] = -dev[:, c] / remaining[c]
-        sig[:, :n_center] = observed[:, c] / S[c]
+        sig[:, :n_center] = (1.0 if complete else observed[:, c]) / S[c]
         c = self.scale_cols
         sd = np.sqrt(var[c])
-        psi[:, n_center:] = np.where(observed[:, c], (dev[:, c] ** 2 - var[c]) / S[c] / (2 * sd), 0.0)
-        var_without = (S[c] * var[c] - S[c] * dev[:, c] ** 2 / remaining[c]) / remaining[c]
-        delta[:, n_center:] = np.where(observed[:, c], np.sqrt(np.maximum(var_without, 0.0)) - sd, 0.0)
+        psi[:, n_center:] = (squared[:, c] - var[c]) / (2 * S[c] * sd)
+        var_without = (S[c] * var[c] - S[c] * squared[:, c] / remaining[c]) / remaining[c]
+        delta[:, n_center:] = np.sqrt(np.maximum(var_without, 0.0)) - sd
+        if not complete:  # a missing value has no weight in the statistics
+            psi[:, n_center:][missing[:, c]] = 0.0
+            delta[:, n_center:][missing[:, c]] = 0.0
         sig[:, n_center:] = dev[:, c] / (S[c] * sd)
         return psi, delta, Sig(np.arange(self.n_stats), self.stat_cols, sig)
 
