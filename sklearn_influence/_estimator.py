@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 from ._categories import CategoryInfluenceMixin
 from ._decoding import objective_from_estimator, public_params
 from ._design import LinearDesign
+from ._diagnostics import DiagnosticsMixin
 from ._frames import FramesMixin
 from ._lissa import fit_lissa
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
@@ -104,7 +105,7 @@ def _unwrap(estimator):
 
 
 class InfluenceEstimator(
-    InfluenceQuantitiesMixin, CategoryInfluenceMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator
+    InfluenceQuantitiesMixin, CategoryInfluenceMixin, DiagnosticsMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator
 ):
     """Influence functions for a fitted scikit-learn model (Koh & Liang, 2017).
 

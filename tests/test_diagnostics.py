@@ -1,0 +1,286 @@
+"""Covariance, standard errors and the regression-diagnostics catalogue (``_diagnostics``).
+
+References that share no code with the library: statsmodels' ``OLS``/``WLS``/``GLM`` fits
+(``cov_params``, ``cov_type="HC0"…"HC3"``, ``OLSInfluence``, ``GLMInfluence``), ridge written as
+ordinary least squares on stacked rows, exact leave-one-out refits, and R's own output stored
+as CSV fixtures by ``tests/fixtures/make_r_diagnostics.R``.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import (
+    GammaRegressor,
+    HuberRegressor,
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+)
+from sklearn.neural_network import MLPRegressor
+from sklearn.svm import LinearSVC
+
+from sklearn_influence import InfluenceEstimator
+
+sm = pytest.importorskip("statsmodels.api")
+from statsmodels.stats.outliers_influence import OLSInfluence  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RTOL = 1e-8
+CATALOGUE = ["hat_diag", "cooks_d", "standard_resid", "student_resid", "dffits_internal", "dffits", "cov_ratio"]
+
+
+def close(actual, expected, rtol=RTOL):
+    """Max error relative to the largest reference value (at least 1)."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    err = np.max(np.abs(actual - expected)) / max(1.0, np.max(np.abs(expected)))
+    assert err < rtol, err
+
+
+def dfb(frame):
+    return frame[[c for c in frame.columns if c.startswith("dfb_")]].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    n = 40
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, -2.0, 0.5] + 1.0 + rng.normal(size=n) * (1 + np.abs(X[:, 0]))
+    w = rng.uniform(0.5, 2.0, n)
+    yb = (rng.uniform(size=n) < 1 / (1 + np.exp(-X @ [1.0, -1.0, 0.5]))).astype(int)
+    yp = rng.poisson(np.exp(0.3 * X @ [1.0, -1.0, 0.5]))
+    yg = rng.gamma(3.0, np.exp(0.2 * X @ [1.0, -1.0, 0.5]) / 3.0)
+    return X, np.column_stack([X, np.ones(n)]), y, w, yb, yp, yg
+
+
+def newton_glm(y, Xc, family, weights=None):
+    """statsmodels GLM by Newton: its covariance is then the inverse Hessian at the final
+    parameters (IRLS's comes from the weights of the step before, like R's)."""
+    model = sm.GLM(y, Xc, family=family, var_weights=weights)
+    start = model.fit(tol=1e-14).params
+    return model.fit(start_params=start, method="newton", tol=1e-14, maxiter=100)
+
+
+# --- covariance ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_least_squares_covariance_matches_statsmodels(data, weighted):
+    X, Xc, y, w, *_ = data
+    wt = w if weighted else None
+    inf = InfluenceEstimator(LinearRegression()).fit(X, y, sample_weight=wt)
+    res = sm.WLS(y, Xc, weights=w).fit() if weighted else sm.OLS(y, Xc).fit()
+    close(inf.covariance(), res.cov_params())
+    close(inf.standard_errors(), res.bse)
+    for kind in ("HC0", "HC1", "HC2", "HC3"):
+        close(inf.covariance(kind), res.get_robustcov_results(cov_type=kind).cov_params())
+
+
+def test_least_squares_loss_scale_does_not_matter(data):
+    """SGD-style halved squared error (the GLM's identity-link Tweedie) gives the same covariance."""
+    from sklearn.linear_model import TweedieRegressor
+
+    X, Xc, y, *_ = data
+    inf = InfluenceEstimator(TweedieRegressor(power=0, alpha=0, link="identity", tol=1e-12, max_iter=10000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inf.fit(X, y)
+    res = sm.OLS(y, Xc).fit()
+    close(inf.covariance(), res.cov_params(), 1e-6)  # lbfgs's own convergence
+    close(inf.diagnostics_frame()["cooks_d"], OLSInfluence(res).cooks_distance[0], 1e-6)
+
+
+@pytest.mark.parametrize("family", ["logit", "poisson"])
+def test_glm_covariance_matches_statsmodels(data, family):
+    X, Xc, _, _, yb, yp, _ = data
+    if family == "logit":
+        est, yy, fam = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12), yb, sm.families.Binomial()
+    else:
+        est, yy, fam = PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12), yp, sm.families.Poisson()
+    inf = InfluenceEstimator(est).fit(X, yy)
+    res = newton_glm(yy, Xc, fam)
+    close(inf.params_, res.params)
+    close(inf.covariance(), res.cov_params())
+    close(inf.covariance("HC0"), sm.GLM(yy, Xc, family=fam).fit(tol=1e-14, cov_type="HC0").cov_params())
+    # statsmodels' GLM gives HC0 for every HC kind: HC1-HC3 from its score_obs, Hessian and hat diagonal
+    scores, bread = res.model.score_obs(res.params), np.linalg.inv(-res.model.hessian(res.params))
+    hat = res.get_hat_matrix_diag()
+    n, k = Xc.shape
+    for kind, factor in [("HC1", np.full(n, n / (n - k))), ("HC2", 1 / (1 - hat)), ("HC3", 1 / (1 - hat) ** 2)]:
+        close(inf.covariance(kind), bread @ (scores.T * factor) @ scores @ bread)
+
+
+def test_covariance_labelled_and_validated(data):
+    X, _, y, *_ = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    inf = InfluenceEstimator(LinearRegression()).set_output(transform="pandas").fit(frame, y)
+    cov = inf.covariance("HC3")
+    assert list(cov.index) == list(cov.columns) == ["a", "b", "c", "intercept"]
+    assert inf.standard_errors().index.tolist() == ["a", "b", "c", "intercept"]
+    with pytest.raises(ValueError, match="kind must be one of .*got kind='HC4'"):
+        inf.covariance("HC4")
+
+
+# --- ridge: least squares on stacked rows ----------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_equals_augmented_least_squares(data, weighted):
+    """Ridge = OLS on [X̃; √α e_c] with y = [y; 0]: R's/statsmodels' numbers on the real rows."""
+    X, Xc, y, w, *_ = data
+    alpha, n = 3.0, X.shape[0]
+    wt = w if weighted else np.ones(n)
+    inf = InfluenceEstimator(Ridge(alpha=alpha)).fit(X, y, sample_weight=wt if weighted else None)
+    pseudo = np.hstack([np.sqrt(alpha) * np.eye(3), np.zeros((3, 1))])
+    res = sm.WLS(np.r_[y, np.zeros(3)], np.vstack([Xc, pseudo]), weights=np.r_[wt, np.ones(3)]).fit()
+    close(inf.params_, res.params)
+    close(inf.covariance(), res.cov_params())
+    frame, reference = inf.diagnostics_frame(), _whitened_influence(res, np.r_[wt, np.ones(3)])
+    for column in CATALOGUE:
+        close(frame[column], reference[column][:n])
+    close(dfb(frame), dfb(reference)[:n])
+
+
+def _whitened_influence(res, weights):
+    """OLSInfluence of the OLS fit on √w-scaled rows: R's weighted lm influence measures."""
+    sw = np.sqrt(weights)
+    ols = sm.OLS(res.model.endog * sw, res.model.exog * sw[:, None]).fit()
+    influence = OLSInfluence(ols)
+    frame = influence.summary_frame()
+    frame["cov_ratio"] = influence.cov_ratio
+    return frame
+
+
+def test_ridge_deletion_against_refits(data):
+    """Least squares' one-step deletion is exact: DFBETAS × scale = θ̂ − θ̂_(i) of refits."""
+    X, _, y, *_ = data
+    inf = InfluenceEstimator(Ridge(alpha=3.0)).fit(X, y)
+    frame = inf.diagnostics_frame()
+    n, k = X.shape[0], 4
+    resid = y - inf.predict(X)
+    rss = resid @ resid + 3.0 * inf.params_[:3] @ inf.params_[:3]
+    h = frame["hat_diag"].to_numpy()
+    sigma2_del = (rss - resid**2 / (1 - h)) / (n + 3 - k - 1)
+    unscaled = np.diag(inf.covariance()) / (rss / (n + 3 - k))
+    for i in (0, 7, 21):
+        keep = np.arange(n) != i
+        refit = Ridge(alpha=3.0).fit(X[keep], y[keep])
+        delta = inf.params_ - np.r_[refit.coef_, refit.intercept_]
+        close(dfb(frame)[i], delta / np.sqrt(sigma2_del[i] * unscaled), 1e-9)
+
+
+# --- the per-row catalogue against statsmodels --------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_least_squares_catalogue_matches_statsmodels(data, weighted):
+    X, Xc, y, w, *_ = data
+    inf = InfluenceEstimator(LinearRegression()).fit(X, y, sample_weight=w if weighted else None)
+    res = sm.WLS(y, Xc, weights=w).fit() if weighted else sm.OLS(y, Xc).fit()
+    reference = _whitened_influence(res, w if weighted else np.ones(len(y)))
+    frame = inf.diagnostics_frame()
+    assert list(frame.columns[:7]) == [
+        "hat_diag",
+        "cooks_d",
+        "standard_resid",
+        "dffits_internal",
+        "student_resid",
+        "dffits",
+        "cov_ratio",
+    ]
+    for column in CATALOGUE:
+        close(frame[column], reference[column])
+    close(dfb(frame), dfb(reference))
+    if not weighted:  # statsmodels' own OLSInfluence directly
+        direct = OLSInfluence(res)
+        close(frame["student_resid"], direct.resid_studentized_external)
+        close(frame["cov_ratio"], direct.cov_ratio)
+
+
+@pytest.mark.parametrize("family", ["logit", "poisson", "gamma"])
+def test_glm_catalogue_matches_statsmodels(data, family):
+    X, Xc, _, _, yb, yp, yg = data
+    if family == "logit":
+        est, yy, fam = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12), yb, sm.families.Binomial()
+    elif family == "poisson":
+        est, yy, fam = PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12), yp, sm.families.Poisson()
+    else:
+        est, yy = GammaRegressor(alpha=0, solver="newton-cholesky", tol=1e-12), yg
+        fam = sm.families.Gamma(sm.families.links.Log())
+    inf = InfluenceEstimator(est).fit(X, yy)
+    # IRLS's hat diagonal is evaluated at the final parameters, its cov_params (behind DFBETAS) is not
+    res = sm.GLM(yy, Xc, family=fam).fit(tol=1e-14)
+    reference, frame = res.get_influence(observed=False).summary_frame(), inf.diagnostics_frame()
+    for column in ("hat_diag", "cooks_d", "standard_resid", "dffits_internal"):
+        close(frame[column], reference[column])
+    if family != "gamma":  # statsmodels divides Gamma's d_params by √φ̂ once more
+        close(dfb(frame), dfb(newton_glm(yy, Xc, fam).get_influence().summary_frame()))
+    if family == "logit":
+        _check_pregibon(frame, yb, inf.predict_proba(X)[:, 1])
+    else:
+        assert "cbar" not in frame
+
+
+def _check_pregibon(frame, y, p):
+    """SAS's definitions, written from the fitted probabilities and statsmodels' leverage."""
+    chi = (y - p) / np.sqrt(p * (1 - p))
+    dev = np.sign(y - p) * np.sqrt(-2 * (y * np.log(p) + (1 - y) * np.log1p(-p)))
+    h = frame["hat_diag"].to_numpy()
+    close(frame["c"], chi**2 * h / (1 - h) ** 2)
+    close(frame["cbar"], chi**2 * h / (1 - h))
+    close(frame["difchisq"], chi**2 / (1 - h))
+    close(frame["difdev"], dev**2 + chi**2 * h / (1 - h))
+
+
+def test_logistic_deletion_is_the_newton_step(data):
+    """Pregibon's one-step DFBETA × standard error is the library's Newton leave-one-out step, reversed."""
+    X, _, _, _, yb, *_ = data
+    inf = InfluenceEstimator(LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12)).fit(X, yb)
+    delta = dfb(inf.diagnostics_frame()) * inf.standard_errors()
+    close(delta, -inf.leave_one_out_params(method="newton"))
+
+
+# --- flags, labels, refusals -----------------------------------------------------------------
+
+
+def test_flags_follow_r_rules(data):
+    X, _, y, *_ = data
+    y = y.copy()
+    y[3] += 25.0  # an outlier
+    inf = InfluenceEstimator(LinearRegression()).fit(pd.DataFrame(X, index=[f"r{i}" for i in range(40)]), y)
+    flags, frame = inf.influence_flags(), inf.diagnostics_frame()
+    assert flags.index.tolist() == frame.index.tolist()
+    assert flags.columns.tolist() == [c for c in frame.columns if c.startswith("dfb_")] + [
+        "dffits",
+        "cov_ratio",
+        "cooks_d",
+        "hat_diag",
+    ]
+    assert flags.loc["r3", "dffits"] and flags.dtypes.eq(bool).all()
+    n, k = 40, 4
+    np.testing.assert_array_equal(flags["hat_diag"], frame["hat_diag"] > 3 * k / n)
+
+
+@pytest.mark.parametrize(
+    "estimator, y_kind, match",
+    [
+        (HuberRegressor(), "y", "HuberRegressor is decoded as"),
+        (LinearSVC(dual=False, tol=1e-10), "binary", "LinearSVC's loss is"),
+        (LogisticRegression(), "multi", "LogisticRegression has 2 coupled outputs"),
+        (MLPRegressor(hidden_layer_sizes=(2,), max_iter=50, random_state=0), "y", "MLPRegressor is decoded"),
+    ],
+)
+def test_refusals(data, estimator, y_kind, match):
+    X, _, y, *_ = data
+    target = {"multi": np.arange(40) % 3, "binary": y > 0, "y": y}[y_kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inf = InfluenceEstimator(estimator, damping=1e3).fit(X, target)
+    for call in (inf.covariance, inf.diagnostics_frame):
+        with pytest.raises(ValueError, match=match):
+            call()
