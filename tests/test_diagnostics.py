@@ -284,3 +284,48 @@ def test_refusals(data, estimator, y_kind, match):
     for call in (inf.covariance, inf.diagnostics_frame):
         with pytest.raises(ValueError, match=match):
             call()
+
+
+# --- R's own numbers (tests/fixtures/make_r_diagnostics.R) ---------------------------------------
+
+R_MODELS = {
+    "ols": lambda: LinearRegression(),
+    "wls": lambda: LinearRegression(),
+    "ridge": lambda: Ridge(alpha=10.0),
+    "logit": lambda: LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000),
+    "poisson": lambda: PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12, max_iter=1000),
+    "gamma": lambda: GammaRegressor(alpha=0, solver="newton-cholesky", tol=1e-12, max_iter=1000),
+}
+
+
+def r_order(names):
+    """Our parameter order (coefficients, then intercept) from R's (intercept first)."""
+    return [*names[1:], names[0]]
+
+
+@pytest.mark.parametrize("name", list(R_MODELS))
+def test_matches_r(name):
+    table = pd.read_csv(FIXTURES / f"r_diagnostics_{name}.csv")
+    vcov = pd.read_csv(FIXTURES / f"r_diagnostics_{name}_vcov.csv").to_numpy()
+    features = [c for c in table.columns if c.startswith("x_")]
+    X = table[features].set_axis([c[2:] for c in features], axis=1)
+    weights = table["w"].to_numpy() if name == "wls" else None
+    inf = InfluenceEstimator(R_MODELS[name]()).fit(X, table["y"].to_numpy(), sample_weight=weights)
+    order = r_order(list(range(len(features) + 1)))
+    close(inf.covariance(), vcov[np.ix_(order, order)])
+    frame = inf.diagnostics_frame()
+    for column in ("hat_diag", "cooks_d", "standard_resid", "student_resid", "dffits", "cov_ratio"):
+        close(frame[column], table[column])
+    glm = name in ("logit", "poisson", "gamma")
+    if not glm:  # R's dfbetas for GLMs use deviance residuals and σ_(i) (documented difference)
+        close(dfb(frame), table[r_order([c for c in table.columns if c.startswith("dfb_")])].to_numpy())
+    if name != "ridge":  # R counts the ridge's pseudo-rows in n
+        flags = inf.influence_flags()
+        expected = table[[c for c in table.columns if c.startswith("inf_")]]
+        for column in ("dffits", "cov_ratio", "cooks_d", "hat_diag"):
+            np.testing.assert_array_equal(flags[column], expected[f"inf_{column}"], err_msg=column)
+        if not glm:
+            np.testing.assert_array_equal(
+                flags[[c for c in flags.columns if c.startswith("dfb_")]],
+                expected[r_order([f"inf_{c}" for c in ["intercept", *X.columns]])],
+            )
