@@ -33,6 +33,7 @@ from ._decoding import objective_from_estimator, public_params
 from ._design import LinearDesign
 from ._diagnostics import DiagnosticsMixin
 from ._frames import FramesMixin
+from ._groups import GroupInfluenceMixin
 from ._lissa import fit_lissa
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
@@ -105,7 +106,13 @@ def _unwrap(estimator):
 
 
 class InfluenceEstimator(
-    InfluenceQuantitiesMixin, CategoryInfluenceMixin, DiagnosticsMixin, FramesMixin, MetaEstimatorMixin, BaseEstimator
+    InfluenceQuantitiesMixin,
+    CategoryInfluenceMixin,
+    GroupInfluenceMixin,
+    DiagnosticsMixin,
+    FramesMixin,
+    MetaEstimatorMixin,
+    BaseEstimator,
 ):
     """Influence functions for a fitted scikit-learn model (Koh & Liang, 2017).
 

@@ -1,0 +1,443 @@
+"""Group removal: the effect of dropping every training row of a group at once (design contract §1).
+
+A group ``G`` (a hospital, a month, a data source, a fold) is removed from the sum-form
+objective; its rows' share of a data-scaled penalty (GLMs, SGD) leaves with it. Two
+approximations of ``θ̂₋G − θ̂``:
+
+- ``"influence"``: the sum of the rows' first-order steps, ``H⁻¹ Σ_G s_i g_i``;
+- ``"newton"``: one block-Newton step on the objective without ``G``,
+  ``(H − Σ_G s_i ∇²ℓ_i)⁻¹ Σ_G s_i g_i``, by Woodbury (one ``|G|K × |G|K`` system per group,
+  never refactorising ``H``) or, for groups larger than the parameter count, by factorising
+  the downdated Hessian (exact solver), chosen automatically.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.linalg
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from ._design import LinearDesign
+from ._labels import output_is_pandas, pandas, plain_output, query_labels, training_labels
+from ._losses import SquaredError
+from ._solvers import ExactSolver
+
+_METHODS = ("influence", "newton")
+_PATHS = ("auto", "woodbury", "refactorise")
+
+#: ``ρ_G = λ_max(H⁻¹ H_G)`` above which one Newton step is flagged as unreliable (non-quadratic losses).
+UNRELIABLE_SHARE = 0.9
+#: ``1 − ρ_G`` below which the Hessian without the group is singular to working precision.
+SINGULAR_REMAINDER = 1e-10
+
+
+class GroupInfluenceMixin:
+    """Group-removal queries of :class:`InfluenceEstimator`: :meth:`leave_group_out`, :meth:`leave_group_out_params`."""
+
+    # --- groups ------------------------------------------------------------------------
+    def _group_members(self, groups):
+        """``(labels, members)``: the sorted group labels and, for each, its training-row positions.
+
+        ``groups`` is a 1-D array-like of length ``n_train`` of labels (a pandas Series or
+        one-column DataFrame too), a boolean mask of length ``n_train`` (one group, labelled
+        ``True``), a dict ``{label: rows}`` or a list of row arrays (overlapping groups;
+        labelled by position in the list); rows are positions or boolean masks.
+        """
+        check_is_fitted(self)
+        n = self._design.n_samples
+        pd = _pandas_if_imported()
+        if isinstance(groups, dict):
+            return list(groups), [self._group_rows(rows, label) for label, rows in groups.items()]
+        if pd is not None and isinstance(groups, pd.DataFrame):
+            if groups.shape[1] != 1:
+                raise ValueError(
+                    f"groups given as a DataFrame must have exactly one column of labels; got {groups.shape[1]} "
+                    f"columns {list(groups.columns)[:5]}. Pass one column, e.g. groups=df['region']."
+                )
+            groups = groups.iloc[:, 0]
+        if pd is not None and isinstance(groups, pd.Series):
+            index = training_labels(self)
+            if len(groups) == n and self.training_index_ is not None and not groups.index.equals(index):
+                raise ValueError(
+                    "groups is a Series whose index differs from the training index (training_index_): read by "
+                    "position it would assign rows to other groups than its labels say. Pass "
+                    "groups.reindex(inf.training_index_) or groups.to_numpy()."
+                )
+            groups = groups.to_numpy()
+        if isinstance(groups, list | tuple) and len(groups) and not np.isscalar(groups[0]) and groups[0] is not None:
+            return list(range(len(groups))), [self._group_rows(rows, k) for k, rows in enumerate(groups)]
+        labels = np.asarray(groups)
+        if labels.ndim != 1 or labels.shape[0] != n:
+            raise ValueError(
+                f"groups must be an array of one label per training row, shape ({n},), a boolean mask of shape "
+                f"({n},), or a list / dict of row-position arrays; got an array of shape {labels.shape}."
+            )
+        if labels.dtype == bool:
+            return [True], [np.flatnonzero(labels)]
+        missing = pd.isna(labels) if pd is not None else _isnan(labels)
+        if np.any(missing):
+            raise ValueError(
+                f"groups has {int(np.sum(missing))} missing labels (None or NaN), e.g. at rows "
+                f"{np.flatnonzero(missing)[:5].tolist()}. Give every row a label (e.g. fill with 'unknown'), or "
+                "pass the groups as a list of row-position arrays."
+            )
+        try:
+            unique, inverse = np.unique(labels, return_inverse=True)
+        except TypeError:
+            raise ValueError(
+                f"groups labels must be sortable, of one type; got types {sorted({type(v).__name__ for v in labels})}."
+            ) from None
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
+        return unique.tolist(), [order[bounds[g] : bounds[g + 1]] for g in range(len(unique))]
+
+    def _group_rows(self, rows, label):
+        n = self._design.n_samples
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            if rows.shape != (n,):
+                raise ValueError(f"The boolean mask of group {label!r} must have shape ({n},); got {rows.shape}.")
+            return np.flatnonzero(rows)
+        rows = np.atleast_1d(rows)
+        if rows.size == 0:
+            return np.empty(0, dtype=np.intp)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(
+                f"Group {label!r} must be a 1-D array of training row positions or a boolean mask; got an array of "
+                f"dtype {rows.dtype} and shape {rows.shape}."
+            )
+        if rows.min() < 0 or rows.max() >= n:
+            raise ValueError(
+                f"Group {label!r} has row positions from {rows.min()} to {rows.max()}; they must lie in [0, {n})."
+            )
+        unique = np.unique(rows)
+        if len(unique) != len(rows):
+            raise ValueError(f"Group {label!r} lists some rows more than once; each row can leave only once.")
+        return unique
+
+    def _check_group_model(self, method):
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
+        if not isinstance(self._design, LinearDesign):
+            raise NotImplementedError(
+                "leave_group_out supports linear models and GLMs; this model has a non-linear parameterisation. "
+                "Sum leave_one_out over the group's rows for a first-order estimate."
+            )
+        if self._channel is not None:
+            raise NotImplementedError(
+                "leave_group_out does not yet follow the transformers' statistics (preprocessing='refit'). Use "
+                "InfluenceEstimator(..., preprocessing='fixed') to treat the fitted transformers as part of the data."
+            )
+
+    # --- steps -----------------------------------------------------------------------------
+    def _group_steps(self, members, method, path="auto"):
+        """``θ̂₋G − θ̂`` in the internal layout, shape (n_groups, n_outputs, n_columns)."""
+        objective, design = self._objective, self._design
+        k_out, n_col = objective.n_outputs, objective.n_columns
+        steps = np.zeros((len(members), k_out, n_col))
+        shares = self._penalty_shares
+        share_solution = self._share_solution
+        if method == "newton":
+            stationary = self._stationary_shift()
+            stationary = np.zeros((k_out, n_col)) if stationary is None else stationary
+            exact = isinstance(self._solver, ExactSolver)
+            full = objective.hessian(design, self._curvature, self._damping) if exact and path != "woodbury" else None
+            if path == "refactorise" and not exact:
+                raise ValueError("The refactorisation path needs solver='exact'.")
+        unreliable, singular = [], []
+        for g, rows in enumerate(members):
+            if rows.size == 0:
+                continue
+            dense = design.take(rows).dense()
+            share = 0.0 if shares is None else float(shares[rows].sum())
+            beta = self._weights[rows, None] * self._residuals[rows]  # s_i r_i, (m, K)
+            if method == "influence":
+                steps[g] = self._solver.solve(np.einsum("ik,ic->kc", beta, dense)[None])[0]
+                if share:
+                    steps[g] += share * share_solution
+                continue
+            # one Newton step on O₋G from θ̂, minus the one on O: Δθ = H₋G⁻¹(Uβ − Hz) + z + e, with
+            # e = c_G H⁻¹q (the penalty share) and z = H⁻¹∇O(θ̂) − e
+            extra = share * share_solution if share else np.zeros((k_out, n_col))
+            z = stationary - extra
+            large = rows.size > n_col
+            if path == "refactorise" or (path == "auto" and exact and large):
+                step, rho = self._refactorised_step(full, rows, dense, beta, z)
+            else:
+                step, rho = self._woodbury_step(rows, dense, beta, z)
+            steps[g] = step + z + extra
+            if not rho < 1.0 - SINGULAR_REMAINDER:
+                steps[g] = np.nan
+                singular.append(g)
+            elif rho > UNRELIABLE_SHARE:
+                unreliable.append((g, rho))
+        return steps, unreliable, singular
+
+    def _woodbury_step(self, rows, dense, beta, z):
+        """``H₋G⁻¹(Uβ − Hz)`` by Woodbury, and ``ρ_G = λ_max(H⁻¹ H_G)``.
+
+        With ``U = [e_l ⊗ x̃_i]``, ``C = diag(s_i A_i)``, ``M = UᵀH⁻¹U``: ``H₋G = H − UCUᵀ`` and
+        ``H₋G⁻¹(Uβ − Hz) + z = H⁻¹U(I − CM)⁻¹(β − CUᵀz)``; ``ρ_G`` is the largest eigenvalue of
+        ``CM``. One ``|G|K × |G|K`` system, ``|G|`` solves with ``H``.
+        """
+        objective = self._objective
+        m, k_out = beta.shape
+        curvature = self._curvature[rows]  # s_i A_i
+        along = self._design.take(rows).dot(z)  # x̃_iᵀ z_k, (m, K)
+        solved = self._solver.solve_output_units(dense)
+        if objective.separable:
+            M = dense @ solved.T
+            CM = curvature[:, None] * M
+            rhs = beta - curvature[:, None] * along
+            system = np.eye(m) - CM
+        else:
+            M = np.einsum("ic,jlkc->ikjl", dense, solved).reshape(m * k_out, m * k_out)
+            C = scipy.linalg.block_diag(*curvature)
+            CM = C @ M
+            rhs = beta - np.einsum("ikl,il->ik", curvature, along)
+            system = np.eye(m * k_out) - CM
+        rho = np.linalg.eigvals(CM).real.max()
+        try:
+            gamma = np.linalg.solve(system, rhs.reshape(system.shape[0], -1)).reshape(rhs.shape)
+        except np.linalg.LinAlgError:
+            return np.full(z.shape, np.nan), np.inf
+        step = gamma.T @ solved if objective.separable else np.einsum("il,ilkc->kc", gamma, solved)
+        return step - z, rho
+
+    def _refactorised_step(self, full, rows, dense, beta, z):
+        """``H₋G⁻¹(Uβ − Hz)`` by factorising ``H₋G = H − Σ_G s_i A_i ⊗ x̃_i x̃_iᵀ``, and ``ρ_G``."""
+        objective = self._objective
+        k_out, n_col = objective.n_outputs, objective.n_columns
+        group = objective.hessian(LinearDesign(dense, False), self._curvature[rows])
+        group[np.diag_indices_from(group)] -= np.tile(objective.penalty, 1 if objective.separable else k_out)
+        remaining = full - group
+        gradient = np.einsum("ik,ic->kc", beta, dense)
+        if objective.separable:
+            rhs = (gradient - z @ full).T  # H = I ⊗ H₀: H z has rows H₀ z_k
+        else:
+            rhs = gradient.ravel() - full @ z.ravel()
+        rho = scipy.linalg.eigh(group, full, eigvals_only=True, subset_by_index=[len(full) - 1, len(full) - 1])[0]
+        try:
+            factor = scipy.linalg.cho_factor(remaining)
+        except np.linalg.LinAlgError:
+            return np.full((k_out, n_col), np.nan), np.inf
+        solved = scipy.linalg.cho_solve(factor, rhs)
+        return (solved.T if objective.separable else solved.reshape(k_out, n_col)), rho
+
+    def _warn_groups(self, labels, unreliable, singular):
+        if singular:
+            warnings.warn(
+                f"Removing groups {[labels[g] for g in singular][:10]} leaves a singular Hessian (the remaining rows "
+                "cannot identify every parameter); their Newton estimates are NaN. Add damping or regularisation, "
+                "or use method='influence'.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        if unreliable and not isinstance(self._objective.loss, SquaredError):
+            shares = ", ".join(f"{labels[g]!r} ({rho:.2f})" for g, rho in unreliable[:10])
+            warnings.warn(
+                f"Groups {shares} carry more than {UNRELIABLE_SHARE:.0%} of the curvature of H in some direction "
+                "(ρ_G = λ_max(H⁻¹ H_G) in brackets): the rows left keep so little information there that one "
+                "Newton step may be 10 % or more off the refit. Refit clone(estimator) without these groups to "
+                "check, or split them into smaller groups.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+    def _checked_steps(self, groups, method, path="auto"):
+        self._check_group_model(method)
+        if path not in _PATHS:
+            raise ValueError(f"path must be one of {_PATHS}; got {path!r}.")
+        labels, members = self._group_members(groups)
+        steps, unreliable, singular = self._group_steps(members, method, path)
+        self._warn_groups(labels, unreliable, singular)
+        return labels, steps
+
+    # --- public ---------------------------------------------------------------------------
+    def leave_group_out(self, X, y, groups, *, method="newton"):
+        """Predicted change of each query loss when every training row of a group is removed.
+
+        .. math::
+            \\Delta_{jG} \\approx \\ell(z_j, \\hat θ_{-G}) - \\ell(z_j, \\hat θ)
+
+        ``θ̂₋G`` is the refit of ``clone(estimator)`` without the rows of ``G``. **Positive**:
+        removing the group *raises* the loss at query ``j`` (the group was helpful).
+
+        - ``method="newton"`` (default): one block-Newton step on the objective without
+          ``G`` from ``θ̂``,
+          ``θ̂₋G − θ̂ ≈ (H − Σ_{i∈G} s_i ∇²ℓ_i)⁻¹ Σ_{i∈G} s_i g_i``, and the query loss
+          evaluated exactly at the new parameters. Exact for least squares (Ridge,
+          LinearRegression, multi-output). As in :meth:`leave_one_out`, the step is the
+          difference of the Newton steps with and without ``G``, so what the fit left of
+          the gradient cancels; a group of one row gives ``leave_one_out(method="newton")``.
+        - ``method="influence"``: first order, the sum over the group's rows of
+          ``leave_one_out(method="influence")``, ``Σ_{i∈G} s_i g_jᵀ H⁻¹ g_i``. It ranks
+          groups well but underestimates the effect of large or coherent groups.
+
+        For estimators whose penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``)
+        the group's share of the penalty leaves with it (to first order in the share's own
+        curvature, as in :meth:`leave_one_out`).
+
+        **Cost** (``p`` columns, ``K`` outputs, ``m = |G|``): Woodbury, for ``m ≤ p`` or a
+        CG / LiSSA solver, ``m`` solves with ``H`` plus ``O(m²pK² + (mK)³)``, never
+        refactorising ``H``; with the exact solver a group of ``m > p`` rows forms and
+        factorises ``H − Σ_G s_i ∇²ℓ_i`` instead, ``O(m p²K² + (pK)³)``, after one
+        ``O(n p²K²)`` assembly of ``H`` per call. A warning names the groups whose removal
+        takes more than 90 % of ``H``'s curvature in some direction
+        (``ρ_G = λ_max(H⁻¹ H_G) > 0.9``), where one step may be far from the refit (not for
+        least squares, where it is exact); groups whose removal leaves ``H`` singular get NaN.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        groups : array-like of shape (n_train,), or list or dict of arrays
+            One label per training row (strings, integers, a pandas Series aligned with the
+            training index, a one-column DataFrame): each distinct label is a group, and the
+            results are ordered by sorted label (``np.unique(groups)``). A boolean mask of
+            shape (n_train,) is one group (labelled ``True``). A list of row-position arrays
+            (or boolean masks) gives possibly overlapping groups, labelled by their position
+            in the list; a dict ``{label: rows}`` labels them by its keys, in its order.
+        method : {"newton", "influence"}, default="newton"
+            Approximation of the refit.
+
+        Returns
+        -------
+        leave_group_out : ndarray of shape (n_queries, n_groups)
+            With ``set_output(transform="pandas")``: a DataFrame indexed by the queries'
+            labels, with the group labels as columns.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn_influence import InfluenceEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+        >>> source = np.repeat(["a", "b", "c"], 20)
+        >>> inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(X, y)
+        >>> inf.leave_group_out(X[:5], y[:5], source).shape
+        (5, 3)
+        """
+        labels, steps = self._checked_steps(groups, method)
+        with plain_output():
+            query = self._query(X, y)
+        out = self._loss_changes(query, steps, method)
+        if not output_is_pandas(self):
+            return out
+        pd = pandas()
+        return pd.DataFrame(
+            out, index=query_labels(X, out.shape[0]), columns=pd.Index(labels, name="group"), copy=False
+        )
+
+    def _loss_changes(self, query, steps, method):
+        """``ℓ(z_j, θ̂ + Δθ_G) − ℓ(z_j, θ̂)`` (newton) or ``g_jᵀ Δθ_G`` (influence), chunked by groups."""
+        objective = self._objective
+        n_groups, k_out, n_col = steps.shape
+        n_queries = query.raw.shape[0]
+        out = np.empty((n_queries, n_groups))
+        before = objective.loss.loss(query.targets, query.raw)
+        targets = np.expand_dims(query.targets, 1)
+        per_group = max(1, (2**24) // max(1, n_queries * k_out))  # ~128 MB of shifts at a time
+        for start in range(0, n_groups, per_group):
+            block = slice(start, min(start + per_group, n_groups))
+            shift = query.design.dot(steps[block].reshape(-1, n_col)).reshape(n_queries, -1, k_out)
+            if method == "influence":
+                out[:, block] = np.einsum("qgk,qk->qg", shift, query.residuals)
+            else:
+                out[:, block] = objective.loss.loss(targets, query.raw[:, None, :] + shift) - before[:, None]
+        return out
+
+    def leave_group_out_params(self, groups, *, method="newton"):
+        """Predicted parameter change ``θ̂₋G − θ̂`` when every training row of a group is removed.
+
+        .. math::
+            \\hat θ_{-G} - \\hat θ \\approx H^{-1} \\sum_{i∈G} s_i g_i \\quad (\\text{influence}),
+            \\qquad \\Bigl(H - \\sum_{i∈G} s_i \\nabla^2 \\ell_i\\Bigr)^{-1} \\sum_{i∈G} s_i g_i
+            \\quad (\\text{newton})
+
+        "After minus before"; columns follow ``params_``. See :meth:`leave_group_out` for
+        ``groups``, the methods, the cost and the warnings.
+
+        Parameters
+        ----------
+        groups : array-like of shape (n_train,), or list or dict of arrays
+            The groups (see :meth:`leave_group_out`).
+        method : {"newton", "influence"}, default="newton"
+            Approximation of the refit.
+
+        Returns
+        -------
+        leave_group_out_params : ndarray of shape (n_groups, n_params)
+            With ``set_output(transform="pandas")``: a DataFrame indexed by the group labels,
+            with ``param_names_`` as columns.
+        """
+        labels, steps = self._checked_steps(groups, method)
+        out = self._objective.to_public(steps)
+        if not output_is_pandas(self):
+            return out
+        pd = pandas()
+        return pd.DataFrame(
+            out, index=pd.Index(labels, name="group"), columns=pd.Index(self.param_names_, name="param"), copy=False
+        )
+
+    def rank_groups(self, X, y, groups, *, method="newton", k=5):
+        """The groups whose removal changes the mean query loss most, in both directions.
+
+        Answers "which group should I worry about?" on a validation set ``(X, y)``: the
+        mean over queries of :meth:`leave_group_out`. **Harmful** groups: removing them
+        *lowers* the validation loss most (most negative mean change) — candidates for a
+        shifted source or bad labels; **helpful** groups: removing them raises it most.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Validation points.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
+            Their labels or responses.
+        groups : array-like of shape (n_train,), or list or dict of arrays
+            The groups (see :meth:`leave_group_out`).
+        method : {"newton", "influence"}, default="newton"
+            Approximation of the refit.
+        k : int, default=5
+            Groups to report on each side (at most the number of groups).
+
+        Returns
+        -------
+        result : :class:`~sklearn.utils.Bunch`
+            ``harmful`` and ``helpful``: lists of ``(label, mean change of the validation
+            loss)``, most extreme first; ``mean_change``: the mean change of every group, in
+            the order of ``labels``.
+        """
+        if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer; got k={k!r}.")
+        labels, steps = self._checked_steps(groups, method)
+        with plain_output():
+            query = self._query(X, y)
+        mean = self._loss_changes(query, steps, method).mean(axis=0)
+        order = np.argsort(mean, kind="stable")
+        k = min(k, len(labels))
+        return Bunch(
+            harmful=[(labels[g], float(mean[g])) for g in order[:k]],
+            helpful=[(labels[g], float(mean[g])) for g in order[::-1][:k]],
+            mean_change=mean,
+            labels=labels,
+        )
+
+
+def _pandas_if_imported():
+    import sys
+
+    return sys.modules.get("pandas")
+
+
+def _isnan(labels):
+    if labels.dtype.kind == "f":
+        return np.isnan(labels)
+    if labels.dtype == object:
+        return np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in labels])
+    return np.zeros(labels.shape, dtype=bool)
