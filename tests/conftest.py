@@ -110,3 +110,27 @@ def decoded_minimiser(inf):
     )
     objective.coef = start
     return result.x
+
+
+def mixed_table(n, seed, missing, d_effect=0.0):
+    """A mixed-type frame: numeric ``a``, ``b`` with a fraction ``missing`` of NaN, categorical ``c``, numeric ``d``.
+
+    Returns ``(frame, y, y_binary)`` with ``y`` linear in the observed values plus noise.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(3, 2, n),
+            "b": rng.gamma(2, 3, n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "d": rng.normal(0, 1, n),
+        },
+        index=[f"r{i}" for i in range(n)],
+    )
+    df.loc[rng.random(n) < missing, "a"] = np.nan
+    df.loc[rng.random(n) < missing, "b"] = np.nan
+    signal = np.nan_to_num(df.a.to_numpy()) * 0.5 - 0.3 * np.nan_to_num(df.b.to_numpy()) + (df.c.to_numpy() == "x")
+    y = signal + d_effect * df.d.to_numpy() + rng.normal(0, 1, n)
+    return df, y, (y > np.median(y)).astype(int)

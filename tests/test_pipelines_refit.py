@@ -9,8 +9,8 @@ fitted by scikit-learn with ``sample_weight``).
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import mixed_table
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import make_column_transformer
 from sklearn.decomposition import PCA
@@ -38,21 +38,8 @@ N = 90
 @pytest.fixture(scope="module")
 def mixed():
     """A mixed-type frame with ~10 % missing numeric values and a categorical column."""
-    rng = np.random.default_rng(1)
-    df = pd.DataFrame(
-        {
-            "a": rng.normal(3, 2, N),
-            "b": rng.gamma(2, 3, N),
-            "c": rng.choice(["x", "y", "z"], N),
-            "d": rng.normal(0, 1, N),
-        },
-        index=[f"r{i}" for i in range(N)],
-    )
-    df.loc[rng.random(N) < 0.1, "a"] = np.nan
-    df.loc[rng.random(N) < 0.1, "b"] = np.nan
-    signal = np.nan_to_num(df.a.to_numpy()) * 0.5 - 0.3 * np.nan_to_num(df.b.to_numpy()) + (df.c.to_numpy() == "x")
-    y = signal + rng.normal(0, 1, N)
-    return df, y, (y > np.median(y)).astype(int), np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    df, y, yb = mixed_table(N, seed=1, missing=0.1)
+    return df, y, yb, np.digitize(y, np.quantile(y, [0.33, 0.66]))
 
 
 def _prefix(scaler, strategy="mean"):

@@ -8,8 +8,8 @@ hand from scikit-learn's predictions.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import mixed_table
 from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
@@ -26,21 +26,7 @@ STEP = 1e-4  # relative to the column's spread: FD truncation ~STEP², rounding 
 
 @pytest.fixture(scope="module")
 def frame():
-    rng = np.random.default_rng(7)
-    df = pd.DataFrame(
-        {
-            "a": rng.normal(3, 2, N),
-            "b": rng.gamma(2, 3, N),
-            "c": rng.choice(["x", "y", "z"], N),
-            "d": rng.normal(0, 1, N),
-        },
-        index=[f"r{i}" for i in range(N)],
-    )
-    df.loc[rng.random(N) < 0.15, "a"] = np.nan
-    df.loc[rng.random(N) < 0.15, "b"] = np.nan
-    signal = np.nan_to_num(df.a.to_numpy()) * 0.5 - 0.3 * np.nan_to_num(df.b.to_numpy()) + (df.c == "x")
-    y = signal + 0.5 * df.d.to_numpy() + rng.normal(0, 1, N)
-    return df, y, (y > np.median(y)).astype(int)
+    return mixed_table(N, seed=7, missing=0.15, d_effect=0.5)
 
 
 def _pipeline(model):
@@ -122,8 +108,8 @@ def test_refit_differs_from_fixed_through_the_statistics(frame):
     X, Xq, yq = df.iloc[:50], df.iloc[50:], y[50:]
     pipeline = _pipeline(MODELS["ridge"]())
     refit = InfluenceEstimator(pipeline).fit(X, y[:50]).perturbation_influence(Xq, yq, indices=[1])
-    fixed = InfluenceEstimator(pipeline, preprocessing="fixed").fit(X, y[:50]).perturbation_influence(
-        Xq, yq, indices=[1]
+    fixed = (
+        InfluenceEstimator(pipeline, preprocessing="fixed").fit(X, y[:50]).perturbation_influence(Xq, yq, indices=[1])
     )
     expected = _finite_difference(pipeline, None, "refit", X, y[:50], Xq, yq, np.ones(50), 1, "d")
     err_refit = np.max(np.abs(refit[:, 0, 3] / 50 - expected))
