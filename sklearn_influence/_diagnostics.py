@@ -206,8 +206,10 @@ class DiagnosticsMixin:
         >>> from sklearn_influence import InfluenceEstimator
         >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
         >>> inf = InfluenceEstimator(LinearRegression()).fit(X, [0.1, 0.9, 2.2, 2.9])
-        >>> np.round(inf.standard_errors(), 4)
-        array([0.0707, 0.1323])
+        >>> inf.standard_errors().round(4)  # slope, intercept: statsmodels' OLS bse, reordered
+        array([0.0794, 0.1485])
+        >>> inf.covariance("HC3").shape
+        (2, 2)
         """
         check_is_fitted(self)
         if kind not in _KINDS:

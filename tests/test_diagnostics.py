@@ -6,6 +6,7 @@ ordinary least squares on stacked rows, exact leave-one-out refits, and R's own 
 as CSV fixtures by ``tests/fixtures/make_r_diagnostics.R``.
 """
 
+import doctest
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from sklearn.linear_model import (
 from sklearn.neural_network import MLPRegressor
 from sklearn.svm import LinearSVC
 
-from sklearn_influence import InfluenceEstimator
+from sklearn_influence import InfluenceEstimator, _diagnostics
 
 sm = pytest.importorskip("statsmodels.api")
 from statsmodels.stats.outliers_influence import OLSInfluence  # noqa: E402
@@ -31,6 +32,11 @@ from statsmodels.stats.outliers_influence import OLSInfluence  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures"
 RTOL = 1e-8
 CATALOGUE = ["hat_diag", "cooks_d", "standard_resid", "student_resid", "dffits_internal", "dffits", "cov_ratio"]
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(_diagnostics, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def close(actual, expected, rtol=RTOL):
