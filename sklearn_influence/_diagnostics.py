@@ -285,7 +285,9 @@ class DiagnosticsMixin:
 
         Penalised fits: the same formulas with the penalised ``J`` (ridge: R's values for
         ``lm`` on the stacked rows ``[X; \\sqrt{α}I]``, restricted to the real rows). Rows of
-        zero weight get ``h = 0`` and zero residuals.
+        zero weight get ``h = 0`` and NaN elsewhere (R leaves them out). A pipeline's fitted
+        transformers are held fixed here (``preprocessing="refit"`` does not reach the
+        diagnostics): the rows are the final model's features.
 
         Returns
         -------
@@ -304,6 +306,13 @@ class DiagnosticsMixin:
 
     def _diagnostics_frame(self):
         fam = _Family(self)
+        with np.errstate(divide="ignore", invalid="ignore"):  # h = 1 gives inf/NaN, as in R
+            columns = self._diagnostic_columns(fam)
+        frame = pandas().DataFrame(columns, index=training_labels(self))
+        frame.loc[fam.weights == 0, frame.columns != "hat_diag"] = np.nan  # R drops rows of zero weight
+        return frame
+
+    def _diagnostic_columns(self, fam):
         h, solved = fam.leverage()
         omh = 1.0 - h
         chi, dev, k, nu = fam.pearson, fam.deviance_resid, fam.k, fam.df_resid
@@ -332,7 +341,7 @@ class DiagnosticsMixin:
             columns["cbar"] = chi**2 * h / omh
             columns["difchisq"] = chi**2 / omh
             columns["difdev"] = dev**2 + columns["cbar"]
-        return pandas().DataFrame(columns, index=training_labels(self))
+        return columns
 
     def influence_flags(self):
         """Which rows R's ``influence.measures`` marks as influential, per diagnostic.
