@@ -385,18 +385,18 @@ class ImputerLeaf(_Leaf):
             return np.zeros((n, 0)), np.zeros((n, 0)), Sig.empty(n)
         x = numeric(U)
         missing = self._missing(U, x)
-        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
         strategy = self.transformer.strategy
+        if strategy == "mean":  # every column at once
+            observed = ~missing[:, self.cols]
+            S = observed.sum(axis=0).astype(float)
+            dev = np.where(observed, x[:, self.cols] - self.fill[self.cols], 0.0)
+            sig = observed / S
+            return dev / S, dev / -np.maximum(S - 1.0, 1.0), Sig(np.arange(self.n_stats), self.cols, sig)
+        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
         for k, c in enumerate(self.cols):
             observed = ~missing[:, c]
             values = np.where(observed, x[:, c], np.nan)
-            if strategy == "mean":
-                S = observed.sum()
-                dev = np.where(observed, values - self.fill[c], 0.0)
-                psi[:, k] = dev / S
-                delta[:, k] = -dev / max(S - 1.0, 1.0)
-                sig[:, k] = observed / S
-            elif strategy == "median":
+            if strategy == "median":
                 delta[:, k], sig[:, k] = _order_statistic_removal(values, 50.0)
             else:
                 delta[:, k] = _mode_removal(values, self.fill[c])
