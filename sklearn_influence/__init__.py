@@ -7,6 +7,7 @@ leave-one-out for least squares and Newton-step leave-one-out for logistic model
 
 from ._applications import mislabel_detection_curve, rank_mislabel_candidates, training_set_attack
 from ._custom import AutogradModel
+from ._diagnostics_plots import ResidualsLeverageDisplay
 from ._estimator import InfluenceEstimator
 from ._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
 from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
@@ -26,6 +27,7 @@ __all__ = [
     "mislabel_detection_curve",
     "rank_mislabel_candidates",
     "refine_mlp",
+    "ResidualsLeverageDisplay",
     "training_set_attack",
     "unflatten_mlp_params",
     "validate_leave_one_out",

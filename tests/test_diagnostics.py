@@ -393,3 +393,27 @@ def test_penalised_logistic_with_class_weights_against_numerical_hessian(data):
     h = s * p * (1 - p) * np.einsum("ij,jk,ik->i", Xc, bread, Xc)
     close(frame["hat_diag"], h, 1e-7)
     assert {"c", "cbar", "difchisq", "difdev"} <= set(frame.columns)
+
+
+def test_residuals_leverage_display(data):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sklearn_influence import ResidualsLeverageDisplay
+
+    X, Xc, y, *_ = data
+    y = y.copy()
+    y[[3, 11]] += [25.0, -20.0]
+    frame_X = pd.DataFrame(X, index=[f"r{i}" for i in range(40)])
+    inf = InfluenceEstimator(LinearRegression()).fit(frame_X, y)
+    display = ResidualsLeverageDisplay.from_estimator(inf, n_labels=2)
+    cooks = OLSInfluence(sm.OLS(y, Xc).fit()).cooks_distance[0]
+    close(display.cooks_d, cooks)
+    close(display.scatter_.get_offsets(), inf.diagnostics_frame()[["hat_diag", "standard_resid"]].to_numpy())
+    labelled = {text.get_text() for text in display.ax_.texts if text.get_text().startswith("r")}
+    assert labelled == {f"r{i}" for i in np.argsort(cooks)[-2:]}
+    for line in display.ax_.lines[:4]:  # the contours at D = 0.5 (two branches), then D = 1
+        h, r = line.get_xdata(), line.get_ydata()
+        level = r**2 * h / (4 * (1 - h))
+        assert np.allclose(level, 0.5) or np.allclose(level, 1.0)
+    with pytest.raises(ValueError, match="n_params must be a positive integer"):
+        ResidualsLeverageDisplay(leverage=[0.1], standard_resid=[1.0], n_params=0)

@@ -30,6 +30,7 @@ def test_public_names_are_exported():
         "mislabel_detection_curve",
         "rank_mislabel_candidates",
         "refine_mlp",
+        "ResidualsLeverageDisplay",
         "training_set_attack",
         "unflatten_mlp_params",
         "validate_leave_one_out",
