@@ -269,14 +269,24 @@ def parameter_names(prefix, model, n_params):
 # --- labelled results --------------------------------------------------------------------
 
 
+def _query_index(estimator, X, shape):
+    """Row labels of a result of leading ``shape``: queries, or (query, class/output) for a vector measure."""
+    pd = pandas()
+    queries = query_labels(X, shape[0])
+    if len(shape) == 1:
+        return queries
+    classes = getattr(estimator, "classes_", None)
+    outputs = pd.Index(classes, name="class") if classes is not None and len(classes) == shape[1] else None
+    return pd.MultiIndex.from_product([queries, pd.RangeIndex(shape[1], name="output") if outputs is None else outputs])
+
+
 def _label_query_train(estimator, result, X, indices, name):
     rows = estimator._training_rows(indices)
-    return pandas().DataFrame(
-        result,
-        index=query_labels(X, result.shape[0]),
-        columns=training_labels(estimator).take(rows),
-        copy=False,
-    )
+    columns = training_labels(estimator).take(rows)
+    if result.ndim == 1:  # a functional of the whole query set (a callable measure): one value per training row
+        return pandas().Series(result, index=columns, name=name, copy=False)
+    index = _query_index(estimator, X, result.shape[:-1])
+    return pandas().DataFrame(result.reshape(len(index), -1), index=index, columns=columns, copy=False)
 
 
 def _label_train(estimator, result, X, indices, name):
@@ -297,9 +307,12 @@ def _label_top(estimator, result, X, indices, name):
     for side in ("harmful", "helpful"):
         positions = result[f"{side}_indices"]
         names = np.asarray(labels.take(positions.ravel()), dtype=object).reshape(positions.shape)
-        result[f"{side}_labels"] = pd.DataFrame(
-            names, index=query_labels(X, positions.shape[0]), columns=pd.RangeIndex(positions.shape[1], name="rank")
-        )
+        ranks = pd.RangeIndex(positions.shape[-1], name="rank")
+        if positions.ndim == 1:  # a functional of the whole query set
+            result[f"{side}_labels"] = pd.Series(names, index=ranks, name=f"{side}_labels")
+            continue
+        index = _query_index(estimator, X, positions.shape[:-1])
+        result[f"{side}_labels"] = pd.DataFrame(names.reshape(len(index), -1), index=index, columns=ranks)
     return result
 
 

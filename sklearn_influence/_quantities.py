@@ -18,29 +18,37 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
 from ._labels import labelled, positional_indices
+from ._measures import LossMeasure, collapse, is_loss, measure_query
 from ._newton import NewtonStepMixin
 from ._perturbation import PerturbationMixin
 from ._progress import progress
 
 _METHODS = ("influence", "newton")
 
-_Query = namedtuple("_Query", "design targets raw residuals inputs")
+_Query = namedtuple("_Query", "design targets raw residuals inputs measure", defaults=(None,))
 
 
 class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
     """Query methods of :class:`InfluenceEstimator`; see each method for its formula."""
 
     # --- validation helpers ------------------------------------------------------
-    def _query(self, X, y):
+    def _query(self, X, y, measure="loss"):
         check_is_fitted(self)
-        if y is None:
-            raise ValueError("y is required: influence is defined on the loss of labelled query points.")
         objective = self._objective
         Xt = self._model_features(X, self._prefix, self._design.n_features)
+        if not is_loss(measure):  # r_q = ∂m/∂f of another measure (see _measures)
+            measured, design, raw, inputs = measure_query(measure, objective, Xt, y, X, self._query_labels)
+            return _Query(design, None, raw, measured.residuals, inputs, measured)
+        if y is None:
+            raise ValueError(
+                "y is required for measure='loss' (the loss of labelled query points); pass the query labels, "
+                "or a measure that needs none, such as measure='predict' or 'decision_function'."
+            )
         targets = objective.encode(self._query_labels(y, Xt.shape[0]))
         design = objective.design(Xt, targets)
         raw = objective.raw(design)
-        return _Query(design, targets, raw, objective.loss.gradient(targets, raw), X)
+        residuals = objective.loss.gradient(targets, raw)
+        return _Query(design, targets, raw, residuals, X, LossMeasure(objective.loss, targets, raw))
 
     def _query_labels(self, y, n_rows):
         """``y`` checked against the fitted model: shape, row count, type; ready for ``encode``.
@@ -194,7 +202,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         return self._objective.loss.loss(query.targets, query.raw)
 
     @labelled("query_train")
-    def influence(self, X, y, *, indices=None):
+    def influence(self, X, y=None, *, measure="loss", indices=None):
         """Koh & Liang's ``I_up,loss``: effect of up-weighting each training row on each query loss.
 
         .. math::
@@ -203,7 +211,9 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         ``H/n`` is the Hessian of the mean objective. **Positive**: up-weighting training
         row ``i`` *raises* the loss at query ``j`` (row ``i`` is harmful to ``j``).
         ``influence / n`` is the derivative of the query loss with respect to ``s_i``, and
-        ``−(s_i/n)·influence`` is ``leave_one_out(method="influence")``.
+        ``−(s_i/n)·influence`` is ``leave_one_out(method="influence")``. With a ``measure``
+        ``m`` other than the loss, ``g_j = ∂m_j/∂θ`` (``∂ℓ/∂f`` replaced by ``∂m/∂f``): **positive**
+        means up-weighting row ``i`` *raises* the measure, and ``influence / n = dm/ds_i``.
 
         When the penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``), up-weighting
         a row also strengthens the penalty by its share per unit of weight ``κ_i`` (``α``
@@ -215,8 +225,15 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         ----------
         X : {array-like, sparse matrix} of shape (n_queries, n_features)
             Query points.
-        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
-            Their labels or responses.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs), default=None
+            Their labels or responses: needed by ``measure="loss"``, optional otherwise.
+        measure : {"loss", "predict", "predict_proba", "decision_function"} or callable, default="loss"
+            What is measured at the queries, ``m`` (user guide, "Influence on what you measure"): the
+            loss, the prediction (regressors), the probability of class ``y`` (of every class when
+            ``y`` is None), the decision function, or a callable ``m(F)`` / ``m(F, y)`` written with
+            ``autograd.numpy`` on the raw predictions ``F`` (n_queries, n_raw_outputs), returning
+            one value per query or one number. Result: (n_queries, ...) as below; (n_queries,
+            n_components, ...) for several values per query; (...) for one number.
         indices : array-like of int or bool, default=None
             Training rows to report (positions, or a boolean mask); ``None``: all.
 
@@ -224,12 +241,13 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         -------
         influence : ndarray of shape (n_queries, n_selected)
         """
-        query = self._query(X, y)
+        query = self._query(X, y, measure)
         rows = self._training_rows(indices)
-        out = np.empty((query.raw.shape[0], len(rows)), dtype=self._design.dtype)
+        n_out = 1 if query.measure.functional else query.raw.shape[0]
+        out = np.empty((n_out, len(rows)), dtype=self._design.dtype)
         for _ in self._influence_blocks(query, rows, out):
             pass
-        return out
+        return query.measure.finish(out)
 
     def _influence_blocks(self, query, rows, out=None):
         """Yield ``(chunk, block)``: the influence of every query on the training rows ``rows[chunk]``.
@@ -239,15 +257,16 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         block is a temporary bounded by ``working_memory``.
         """
         k_out, n_col = self._objective.n_outputs, self._objective.n_columns
-        solved = self._solved_query_gradients(query)
+        solved = collapse(query, self._solved_query_gradients(query))
         flat = -self._design.n_samples * solved.reshape(-1, n_col)
         n_queries = solved.shape[0]
         direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
         temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
         channel = self._channel_terms(query)
+        through = None if channel is None else collapse(query, channel[1])
         unit_shares = self._unit_shares(rows)
         if unit_shares is not None:  # −n κ_i g_jᵀ H⁻¹ q: one more block-sized temporary
-            share_pull = -self._design.n_samples * self._share_pull(query)
+            share_pull = -self._design.n_samples * collapse(query, self._share_pull(query))
             temporaries += n_queries
         for chunk, chunk_rows in self._chunks(rows, temporaries):
             design, residuals = self._design.take(chunk_rows), self._residuals[chunk_rows]
@@ -261,13 +280,13 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             if unit_shares is not None:
                 target += np.multiply.outer(share_pull, unit_shares[chunk]).astype(target.dtype, copy=False)
             if channel is not None:  # n W_q ψ_i: through the transformers' statistics
-                target += (self._design.n_samples * channel[1] @ self._channel.psi[chunk_rows].T).astype(
+                target += (self._design.n_samples * through @ self._channel.psi[chunk_rows].T).astype(
                     target.dtype, copy=False
                 )
             yield chunk, target
 
     @labelled("top")
-    def top_influences(self, X, y, *, k=10, indices=None):
+    def top_influences(self, X, y=None, *, measure="loss", k=10, indices=None):
         """The ``k`` most harmful and ``k`` most helpful training rows for each query.
 
         Ranks training rows by :meth:`influence` (``−n g_jᵀ H⁻¹ g_i``) chunk by chunk,
@@ -282,8 +301,15 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         ----------
         X : {array-like, sparse matrix} of shape (n_queries, n_features)
             Query points.
-        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
-            Their labels or responses.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs), default=None
+            Their labels or responses: needed by ``measure="loss"``, optional otherwise.
+        measure : {"loss", "predict", "predict_proba", "decision_function"} or callable, default="loss"
+            What is measured at the queries, ``m`` (user guide, "Influence on what you measure"): the
+            loss, the prediction (regressors), the probability of class ``y`` (of every class when
+            ``y`` is None), the decision function, or a callable ``m(F)`` / ``m(F, y)`` written with
+            ``autograd.numpy`` on the raw predictions ``F`` (n_queries, n_raw_outputs), returning
+            one value per query or one number. Result: (n_queries, ...) as below; (n_queries,
+            n_components, ...) for several values per query; (...) for one number.
         k : int, default=10
             Rows to keep on each side (at most the number of selected rows).
         indices : array-like of int or bool, default=None
@@ -298,10 +324,10 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         """
         if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer; got k={k!r}.")
-        query = self._query(X, y)
+        query = self._query(X, y, measure)
         rows = self._training_rows(indices)
         k = min(k, len(rows))
-        n_queries = query.raw.shape[0]
+        n_queries = 1 if query.measure.functional else query.raw.shape[0]
         best = {side: (np.empty((n_queries, 0), dtype=np.intp), np.empty((n_queries, 0))) for side in (1, -1)}
         for chunk, block in self._influence_blocks(query, rows):
             candidates = rows[chunk]
@@ -324,8 +350,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         for side, name in ((1, "harmful"), (-1, "helpful")):
             kept_rows, kept_values = best[side]
             order = np.argsort(-kept_values, axis=1, kind="stable")
-            result[f"{name}_indices"] = np.take_along_axis(kept_rows, order, axis=1)
-            result[f"{name}_values"] = side * np.take_along_axis(kept_values, order, axis=1)
+            result[f"{name}_indices"] = query.measure.finish(np.take_along_axis(kept_rows, order, axis=1))
+            result[f"{name}_values"] = query.measure.finish(side * np.take_along_axis(kept_values, order, axis=1))
         return Bunch(**result)
 
     @labelled("train")
@@ -439,14 +465,15 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         return -self._design.n_samples * steps
 
     @labelled("query_train")
-    def leave_one_out(self, X, y, *, method="influence", indices=None):
+    def leave_one_out(self, X, y=None, *, measure="loss", method="influence", indices=None):
         """Predicted change of each query loss when each training row is removed.
 
         .. math::
             \\Delta_{ij} \\approx \\ell(z_j, \\hat θ_{-i}) - \\ell(z_j, \\hat θ)
 
         ``θ̂₋ᵢ`` is the refit of ``clone(estimator)`` without row ``i``. **Positive**:
-        removing row ``i`` *raises* the loss at ``j`` (row ``i`` was helpful).
+        removing row ``i`` *raises* the loss at ``j`` (row ``i`` was helpful). With a ``measure``,
+        ``m(θ̂₋ᵢ) − m(θ̂)``: Newton evaluates the measure exactly at the moved raw predictions.
 
         - ``method="influence"``: first order, ``s_i g_jᵀ H⁻¹ g_i = −(s_i/n)·influence``.
         - ``method="newton"``: one Newton step on the objective without row ``i``,
@@ -465,8 +492,15 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         ----------
         X : {array-like, sparse matrix} of shape (n_queries, n_features)
             Query points.
-        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
-            Their labels or responses.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs), default=None
+            Their labels or responses: needed by ``measure="loss"``, optional otherwise.
+        measure : {"loss", "predict", "predict_proba", "decision_function"} or callable, default="loss"
+            What is measured at the queries, ``m`` (user guide, "Influence on what you measure"): the
+            loss, the prediction (regressors), the probability of class ``y`` (of every class when
+            ``y`` is None), the decision function, or a callable ``m(F)`` / ``m(F, y)`` written with
+            ``autograd.numpy`` on the raw predictions ``F`` (n_queries, n_raw_outputs), returning
+            one value per query or one number. Result: (n_queries, ...) as below; (n_queries,
+            n_components, ...) for several values per query; (...) for one number.
         method : {"influence", "newton"}, default="influence"
             Approximation of the refit.
         indices : array-like of int or bool, default=None
@@ -478,19 +512,22 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         """
         self._check_method(method)
         rows = self._training_rows(indices)
+        query = self._query(X, y, measure)
         if method == "influence":
-            out = self.influence(X, y, indices=rows) * (-self._weights[rows] / self._design.n_samples)
+            out = np.empty((1 if query.measure.functional else query.raw.shape[0], len(rows)), self._design.dtype)
+            for _ in self._influence_blocks(query, rows, out):
+                pass
+            out = out * (-self._weights[rows] / self._design.n_samples)  # as -(s_i/n)·influence, dtype included
             unmatched = None if self._penalty_shares is None else (self._weights[rows] == 0)
             if unmatched is not None and np.any(unmatched & (self._penalty_shares[rows] != 0)):
                 # an SGD row of weight 0 still carries its share α, which influence (per unit of weight) omits
                 out[:, unmatched] += np.multiply.outer(
-                    self._share_pull(self._query(X, y)), self._penalty_shares[rows][unmatched]
+                    collapse(query, self._share_pull(query)), self._penalty_shares[rows][unmatched]
                 )
             if self._channel is not None:  # the transformers count the row once, whatever its weight s_i
-                _, through = self._channel_terms(self._query(X, y))
-                out += (through @ self._channel.psi[rows].T) * (self._weights[rows] - 1.0)
-            return out
-        query = self._query(X, y)
+                _, through = self._channel_terms(query)
+                out += (collapse(query, through) @ self._channel.psi[rows].T) * (self._weights[rows] - 1.0)
+            return query.measure.finish(out)
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
         n_queries = query.raw.shape[0]
@@ -498,9 +535,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         if self._penalty_shares is not None:
             share_shift = query.design.dot(self._share_solution)  # x̃_jᵀ (H⁻¹q)_k
         channel = self._channel_terms(query)
-        before = objective.loss.loss(query.targets, query.raw)
-        after_targets = np.expand_dims(query.targets, 1)
-        out = np.empty((n_queries, len(rows)))
+        out = np.empty((1 if query.measure.functional else n_queries, len(rows)))
         stationary_shift = self._stationary_shift()
         for chunk, chunk_rows in self._chunks(rows, 2 * query_solves.shape[0] * k_out):
             coef = self._newton_coefficients(chunk_rows, stationary_shift)
@@ -514,9 +549,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
                 shift = shift + self._penalty_shares[chunk_rows][None, :, None] * share_shift[:, None, :]
             if channel is not None:  # the statistics move by Δ_i: x̃_qᵀ(−G Δ_i) + Θ ∂x̃_q/∂φ Δ_i
                 shift = shift + np.einsum("qkm,im->qik", channel[0], self._channel.delta[chunk_rows])
-            after = objective.loss.loss(after_targets, query.raw[:, None, :] + shift)
-            out[:, chunk] = after - before[:, None]
-        return out
+            out[:, chunk] = query.measure.change(query.raw[:, None, :] + shift)
+        return query.measure.finish(out)
 
     @labelled("train_params")
     def leave_one_out_params(self, *, method="influence", indices=None):
