@@ -11,6 +11,7 @@ approximations of ``θ̂₋G − θ̂``:
   the downdated Hessian (exact solver), chosen automatically.
 """
 
+import functools
 import numbers
 import warnings
 
@@ -22,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._design import LinearDesign
 from ._labels import output_is_pandas, pandas, plain_output, query_labels, training_labels
 from ._losses import SquaredError
-from ._solvers import ExactSolver
+from ._solvers import CGSolver, ExactSolver
 
 _METHODS = ("influence", "newton")
 _PATHS = ("auto", "woodbury", "refactorise")
@@ -150,8 +151,6 @@ class GroupInfluenceMixin:
             stationary = np.zeros((k_out, n_col)) if stationary is None else stationary
             exact = isinstance(self._solver, ExactSolver)
             full = objective.hessian(design, self._curvature, self._damping) if exact and path != "woodbury" else None
-            if path == "refactorise" and not exact:
-                raise ValueError("The refactorisation path needs solver='exact'.")
         unreliable, singular = [], []
         for g, rows in enumerate(members):
             if rows.size == 0:
@@ -172,8 +171,10 @@ class GroupInfluenceMixin:
             # e = c_G H⁻¹q − G Δ_G (the penalty share, the statistics) and z = H⁻¹∇O(θ̂) − e
             z = stationary - extra
             large = rows.size > n_col
-            if path == "refactorise" or (path == "auto" and exact and large):
+            if (path == "refactorise" or (path == "auto" and large)) and exact:
                 step, rho = self._refactorised_step(full, rows, dense, beta, z)
+            elif path == "refactorise" or (path == "auto" and large):
+                step, rho = self._downdated_cg_step(rows, dense, beta, z)
             else:
                 step, rho = self._woodbury_step(rows, dense, beta, z)
             steps[g] = step + z + extra
@@ -251,6 +252,34 @@ class GroupInfluenceMixin:
         solved = scipy.linalg.cho_solve(factor, rhs)
         return (solved.T if objective.separable else solved.reshape(k_out, n_col)), rho
 
+    def _downdated_cg_step(self, rows, dense, beta, z):
+        """``H₋G⁻¹(Uβ − Hz)`` by CG on the matrix-free ``H₋G`` (the group's curvature set to 0), and ``ρ̂_G``.
+
+        For the CG and LiSSA solvers, where ``H`` is never formed. ``ρ̂_G`` is the Rayleigh
+        quotient ``ΔᵀH_GΔ / ΔᵀHΔ`` along the step: a lower bound of ``λ_max(H⁻¹H_G)``.
+        """
+        objective, design = self._objective, self._design
+        curvature = self._curvature.copy()
+        curvature[rows] = 0.0
+        solver = CGSolver(
+            functools.partial(objective.hessian_product, design, curvature, damping=self._damping),
+            objective.hessian_diagonal(design, curvature, self._damping),
+            objective.n_outputs,
+            objective.n_columns,
+            objective.separable,
+            design.n_samples,
+            rtol=getattr(self._solver, "rtol", self.cg_tol),
+            max_iter=getattr(self._solver, "max_iter", None),
+            intercept=getattr(objective, "fit_intercept", False),
+        )
+        product = functools.partial(objective.hessian_product, design, self._curvature, damping=self._damping)
+        rhs = np.einsum("ik,ic->kc", beta, dense) - product(z[None])[0]
+        step = solver.solve(rhs[None])[0]
+        whole = np.vdot(step, product(step[None])[0])
+        own = objective.hessian_product(LinearDesign(dense, False), self._curvature[rows], step[None])[0]
+        group = np.vdot(step, own - objective.penalty * step)  # hessian_product adds the penalty: the group has none
+        return step, (group / whole if whole > 0 else 0.0)
+
     def _warn_groups(self, labels, unreliable, singular):
         if singular:
             warnings.warn(
@@ -317,14 +346,16 @@ class GroupInfluenceMixin:
         :meth:`leave_one_out` (which leaves out the change of the row's own features in its
         gradient) by that second-order term.
 
-        **Cost** (``p`` columns, ``K`` outputs, ``m = |G|``): Woodbury, for ``m ≤ p`` or a
-        CG / LiSSA solver, ``m`` solves with ``H`` plus ``O(m²pK² + (mK)³)``, never
-        refactorising ``H``; with the exact solver a group of ``m > p`` rows forms and
-        factorises ``H − Σ_G s_i ∇²ℓ_i`` instead, ``O(m p²K² + (pK)³)``, after one
-        ``O(n p²K²)`` assembly of ``H`` per call. A warning names the groups whose removal
-        takes more than 90 % of ``H``'s curvature in some direction
-        (``ρ_G = λ_max(H⁻¹ H_G) > 0.9``), where one step may be far from the refit (not for
-        least squares, where it is exact); groups whose removal leaves ``H`` singular get NaN.
+        **Cost** (``p`` columns, ``K`` outputs, ``m = |G|``), chosen per group: for
+        ``m ≤ p``, Woodbury: ``m`` solves with ``H`` plus ``O(m²pK² + (mK)³)``, never
+        refactorising ``H``; for ``m > p``, with the exact solver, ``H − Σ_G s_i ∇²ℓ_i`` is
+        formed and factorised, ``O(m p²K² + (pK)³)`` (after one ``O(n p²K²)`` assembly of
+        ``H`` per call), and with CG or LiSSA one CG solve on the matrix-free downdated
+        Hessian, ``O(iterations · n p K)``. Memory stays ``O(p²K²)`` per group. A warning
+        names the groups whose removal takes more than 90 % of ``H``'s curvature in some
+        direction (``ρ_G = λ_max(H⁻¹ H_G) > 0.9``; with CG a lower bound along the step),
+        where one step may be far from the refit (not for least squares, where it is exact);
+        groups whose removal leaves ``H`` singular get NaN.
 
         Parameters
         ----------
