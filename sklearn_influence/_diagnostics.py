@@ -156,6 +156,25 @@ def _check_supported(estimator):
         )
 
 
+def _covariance(fam, kind):
+    """``φ̂ J⁻¹`` or the sandwich ``J⁻¹ (Σ ωᵢ gᵢgᵢᵀ) J⁻¹``, internal layout (k, k)."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}; got kind={kind!r}.")
+    if kind == "model":
+        cov = fam.dispersion * fam.inverse()
+    else:
+        weight = np.ones(fam.design.n_samples)
+        if kind in ("HC2", "HC3"):
+            lev, _ = fam.leverage()
+            weight = 1.0 / (1.0 - lev) ** (1 if kind == "HC2" else 2)
+        meat = fam.design.sandwich(weight * fam.score**2)
+        if kind == "HC1":
+            meat *= fam.n / fam.df_resid
+        inverse = fam.solve(np.eye(fam.k))  # J⁻¹ in the loss's units, as the gradients g_i
+        cov = inverse @ meat @ inverse
+    return 0.5 * (cov + cov.T)
+
+
 class DiagnosticsMixin:
     """Covariance, standard errors and the classical per-row diagnostics for :class:`InfluenceEstimator`."""
 
@@ -212,22 +231,8 @@ class DiagnosticsMixin:
         (2, 2)
         """
         check_is_fitted(self)
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be one of {_KINDS}; got kind={kind!r}.")
         fam = _Family(self)
-        if kind == "model":
-            cov = fam.dispersion * fam.inverse()
-        else:
-            weight = np.ones(fam.design.n_samples)
-            if kind in ("HC2", "HC3"):
-                lev, _ = fam.leverage()
-                weight = 1.0 / (1.0 - lev) ** (1 if kind == "HC2" else 2)
-            meat = fam.design.sandwich(weight * fam.score**2)
-            if kind == "HC1":
-                meat *= fam.n / fam.df_resid
-            inverse = fam.solve(np.eye(fam.k))  # J⁻¹ in the loss's units, as the gradients g_i
-            cov = inverse @ meat @ inverse
-        cov = fam.public(0.5 * (cov + cov.T))
+        cov = fam.public(_covariance(fam, kind))
         if output_is_pandas(self):
             names = self.param_names_
             return pandas().DataFrame(cov, index=names, columns=names)
@@ -250,6 +255,59 @@ class DiagnosticsMixin:
             se = np.sqrt(np.diag(self.covariance(kind)))
         if output_is_pandas(self):
             return pandas().Series(se, index=self.param_names_, name="standard_error")
+        return se
+
+    def prediction_standard_errors(self, X, *, kind="model", scale="linear"):
+        """Standard errors of the model's predictions at ``X`` by the delta method.
+
+        .. math::
+            \\operatorname{se}(f(x)) = \\sqrt{\\tilde x^\\top \\widehat{\\mathrm{Cov}} \\, \\tilde x},
+            \\qquad \\operatorname{se}(μ(x)) = |μ'(f)| \\operatorname{se}(f(x))
+
+        with ``Cov = covariance(kind)``. ``kind="HC0"`` is the infinitesimal jackknife:
+        ``Σ_i (∂f(x)/∂w_i)²`` over the training rows' weights. A pipeline's fitted
+        transformers are held fixed (``X`` is transformed by them).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query points (raw features for a pipeline).
+        kind : {"model", "HC0", "HC1", "HC2", "HC3"}, default="model"
+            The covariance, see :meth:`covariance`.
+        scale : {"linear", "response"}, default="linear"
+            ``"linear"``: the linear predictor ``f = x̃ᵀθ`` (``decision_function``, the log
+            mean of a log-link GLM); ``"response"``: the mean ``μ`` (``predict`` of a
+            regressor, the probability of ``classes_[1]`` for a logistic model).
+
+        Returns
+        -------
+        standard_errors : ndarray of shape (n_queries,)
+            A Series labelled by the query DataFrame's index with pandas output.
+        """
+        check_is_fitted(self)
+        if scale not in ("linear", "response"):
+            raise ValueError(f"scale must be 'linear' or 'response'; got scale={scale!r}.")
+        fam = _Family(self)
+        cov = _covariance(fam, kind)
+        Xt = self._model_features(X, self._prefix, self._design.n_features)
+        design = fam.objective.design(Xt, None)
+        se = np.empty(design.n_samples)
+        from ._design import row_chunks
+
+        for rows in row_chunks(design.n_samples, 16 * fam.k):
+            dense = design.take(rows).dense()
+            se[rows] = np.sqrt(np.einsum("ic,cd,id->i", dense, cov, dense))
+        if scale == "response":
+            raw = fam.objective.raw(design)[:, 0]
+            if fam.binary_logistic:
+                p = 1.0 / (1.0 + np.exp(-raw))
+                se *= p * (1.0 - p)
+            elif not fam.least_squares:  # log link
+                se *= np.exp(raw)
+        if output_is_pandas(self):
+            from ._labels import query_labels
+
+            return pandas().Series(se, index=query_labels(X, se.size), name="standard_error")
         return se
 
     def diagnostics_frame(self):

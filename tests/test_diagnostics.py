@@ -417,3 +417,48 @@ def test_residuals_leverage_display(data):
         assert np.allclose(level, 0.5) or np.allclose(level, 1.0)
     with pytest.raises(ValueError, match="n_params must be a positive integer"):
         ResidualsLeverageDisplay(leverage=[0.1], standard_resid=[1.0], n_params=0)
+
+
+# --- standard errors of predictions --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["ols", "logit", "poisson"])
+def test_prediction_standard_errors_match_statsmodels(data, family):
+    X, Xc, y, _, yb, yp, _ = data
+    Xq = X[:7] + 0.3
+    Xqc = np.column_stack([Xq, np.ones(7)])
+    if family == "ols":
+        inf, res = InfluenceEstimator(LinearRegression()).fit(X, y), sm.OLS(y, Xc).fit()
+        robust = res.get_robustcov_results(cov_type="HC3")
+    else:
+        if family == "logit":
+            est, yy, fam = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12), yb, sm.families.Binomial()
+        else:
+            est, yy, fam = PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12), yp, sm.families.Poisson()
+        inf, res = InfluenceEstimator(est).fit(X, yy), newton_glm(yy, Xc, fam)
+        robust = sm.GLM(yy, Xc, family=fam).fit(tol=1e-14, cov_type="HC0")
+    close(inf.prediction_standard_errors(Xq), np.sqrt(np.einsum("ic,cd,id->i", Xqc, res.cov_params(), Xqc)))
+    kind = "HC3" if family == "ols" else "HC0"
+    if family == "ols":
+        close(inf.prediction_standard_errors(Xq, kind=kind), robust.get_prediction(Xqc).se_mean)
+        close(inf.prediction_standard_errors(Xq, scale="response"), res.get_prediction(Xqc).se_mean)
+    else:
+        close(inf.prediction_standard_errors(Xq, kind=kind), robust.get_prediction(Xqc, which="linear").se)
+        close(inf.prediction_standard_errors(Xq, scale="response"), res.get_prediction(Xqc, which="mean").se)
+    with pytest.raises(ValueError, match="scale must be 'linear' or 'response'; got scale='mean'"):
+        inf.prediction_standard_errors(Xq, scale="mean")
+
+
+def test_infinitesimal_jackknife_is_hc0(data):
+    """HC0's prediction variance is Σᵢ (∂f(x)/∂wᵢ)², the derivatives by central differences of refits."""
+    X, _, y, *_ = data
+    Xq = X[:3] + 0.5
+    inf = InfluenceEstimator(Ridge(alpha=2.0)).fit(X, y)
+    eps, derivs = 1e-6, []
+    for i in range(len(y)):
+        moved = [
+            Ridge(alpha=2.0).fit(X, y, sample_weight=1.0 + sign * eps * (np.arange(len(y)) == i)).predict(Xq)
+            for sign in (1, -1)
+        ]
+        derivs.append((moved[0] - moved[1]) / (2 * eps))
+    close(inf.prediction_standard_errors(Xq, kind="HC0"), np.sqrt(np.sum(np.square(derivs), axis=0)), 1e-6)
