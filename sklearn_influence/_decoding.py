@@ -323,6 +323,7 @@ def _decode_mlp(model, y, sample_weight, smoothing):
         classes=classes,
         target_shape=None if classes is not None else (-1, network.shapes[-1][1]),
     )
+    objective.network = network  # its raw outputs, for measures other than the loss (_measures)
     return objective, sample_weight
 
 

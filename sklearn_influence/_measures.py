@@ -188,10 +188,12 @@ def measure_query(measure, objective, Xt, y, inputs, check_labels):
     ``Xt`` are the model's features of the raw query rows ``inputs``; ``check_labels(y, n)``
     validates class labels (``predict_proba``). A callable's ``y`` is passed as given.
     """
-    if not objective.closed_form:
+    network = getattr(objective, "network", None)
+    if not objective.closed_form and network is None:
         raise ValueError(
-            f"measure={measure!r} needs the model's raw predictions, which differentiable (autograd) models "
-            "such as MLPs do not expose here; only measure='loss' is available for this model."
+            f"measure={measure!r} needs the model's raw predictions, which this differentiable model (an "
+            "AutogradModel or HuberRegressor: only its per-sample loss is known) does not have; only "
+            "measure='loss' is available for it."
         )
     n_rows = Xt.shape[0]
     if y is not None:
@@ -199,8 +201,72 @@ def measure_query(measure, objective, Xt, y, inputs, check_labels):
             y = check_labels(y, n_rows)
         elif len(y) != n_rows:
             raise ValueError(f"X and y have inconsistent numbers of rows: {n_rows} and {len(y)}.")
-    design = objective.design(Xt, None)
-    return resolve_measure(measure, objective, objective.raw(design), y, inputs, design)
+    if network is None:
+        design = objective.design(Xt, None)
+        return resolve_measure(measure, objective, objective.raw(design), y, inputs, design)
+    design = objective.design(Xt, None)  # refuses sparse input
+    raw = np.asarray(network._forward(objective.theta, design.X)[0], dtype=float)
+    outputs = _NetworkOutputs(network, objective)
+    measured, rows, raw, inputs = resolve_measure(measure, outputs, raw, y, inputs, _Rows(design.X))
+    gradients = _network_gradients(network, objective.theta, rows.X, measured.residuals)
+    measured.residuals = np.ones((len(gradients), 1))
+    return measured, _Rows(gradients), raw, inputs
+
+
+class _Rows:
+    """Rows of an array, as a design: a network's query inputs, then its query gradients ``∂m_q/∂θ``.
+
+    As the gradient rows of an autograd model (``GradientDesign``), with residual 1.
+    """
+
+    fit_intercept = False
+    dtype = np.float64
+
+    def __init__(self, X):
+        self.X = X
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    def take(self, rows):
+        return _Rows(self.X[rows])
+
+    def dense(self):
+        return self.X
+
+    def dot(self, V):
+        return self.X @ V.T
+
+
+class _NetworkOutputs:
+    """A scikit-learn MLP's output layer, seen as the pointwise loss the built-in measures read."""
+
+    basis = None
+
+    def __init__(self, network, objective):
+        self.classes = objective.classes
+        self.n_outputs = network.shapes[-1][1]
+        self.loss = {"logistic": BinomialLogLoss, "softmax": MultinomialLogLoss}.get(network.output, _Identity)(
+            *([self.n_outputs] if network.output == "softmax" else [])
+        )
+
+
+class _Identity:
+    """An identity output layer (``MLPRegressor``): the prediction is the raw output."""
+
+
+def _network_gradients(network, theta, X, residuals):
+    """``∂(r_q · F_q)/∂θ`` for every row ``q``: (n, n_params), backpropagated without a loop over rows."""
+    offsets = [np.zeros((X.shape[0], n_out)) for _, n_out in network.shapes]
+
+    def total(offsets):
+        return anp.sum(residuals * network._forward(theta, X, offsets)[0])
+
+    deltas = grad(total)(offsets)
+    inputs = network._forward(theta, X)[1]
+    blocks = [np.einsum("ni,nj->nij", a, d).reshape(X.shape[0], -1) for a, d in zip(inputs, deltas)]
+    return np.hstack(blocks + list(deltas))
 
 
 def resolve_measure(measure, objective, raw, y, inputs, design):

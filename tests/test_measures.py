@@ -7,19 +7,18 @@ scikit-learn's own ``predict``, ``predict_proba`` and ``decision_function``; and
 their references with plain numpy on scikit-learn's predictions.
 """
 
-import warnings
-
 import autograd.numpy as anp
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
+from sklearn_influence import AutogradModel, InfluenceEstimator, SmoothHingeClassifier, refine_mlp
 
 N = 70
 ROWS = [0, 9, 33, 58]
@@ -301,6 +300,55 @@ def test_loss_measure_is_the_default_and_a_callable_loss_agrees(data):
     )
 
 
+def _refined(model, X, y, sample_weight=None):
+    """A scikit-learn MLP carried on to a stationary point of its weighted objective (the oracle's fit)."""
+    return refine_mlp(model, X, y, sample_weight=sample_weight, tol=1e-10, max_iter=500)
+
+
+@pytest.mark.parametrize(
+    "kind, measure, with_y",
+    [("binary", "predict_proba", False), ("multiclass", "predict_proba", True), ("regression", "predict", False),
+     ("binary", "parity_gap", False)],
+    ids=["binary_proba_all", "multiclass_proba_of_y", "regressor_predict", "binary_parity_gap"],
+)  # fmt: skip
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # refits stop near 1e-9; see below
+def test_mlp_influence_is_the_weight_derivative_of_the_measure(data, kind, measure, with_y):
+    """MLPs: ``∂m/∂F`` backpropagated through the network; weighted refits continued by ``refine_mlp``."""
+    X, Xq, group = data["X"], data["Xq"], data["group"]
+    y, yq = {"binary": (data["yb"], data["ybq"]), "multiclass": (data["y3"], data["y3q"])}.get(kind, (data["Y"], None))
+    network = (MLPRegressor if kind == "regression" else MLPClassifier)(
+        hidden_layer_sizes=(3,), activation="tanh", solver="lbfgs", alpha=1.0, max_iter=2000, random_state=0
+    )
+    fitted = _refined(network.fit(X, y), X, y)
+    inf = InfluenceEstimator(FrozenEstimator(fitted), damping=1e-8).fit(X, y)  # softmax: output biases unidentified
+    assert inf.relative_gradient_norm_ < 1e-6  # the premise of the derivative
+    if measure == "parity_gap":
+        measure = _gap(group)
+
+        def reference(m):
+            p = m.predict_proba(Xq)[:, 1]
+            return p[group].mean() - p[~group].mean()
+
+    elif measure == "predict":
+        reference = lambda m: m.predict(Xq)  # noqa: E731
+    elif with_y:
+        reference = lambda m: m.predict_proba(Xq)[np.arange(len(yq)), yq]  # noqa: E731
+    else:
+        reference = lambda m: m.predict_proba(Xq)  # noqa: E731
+    predicted = inf.influence(Xq, yq if with_y else None, measure=measure, indices=ROWS[:3]) / N
+    expected = []
+    step = 1e-2  # refits stop near 1e-9 relative gradient: a wider step keeps their noise below the tolerance
+    for i in ROWS[:3]:
+        up, down = np.ones(N), np.ones(N)
+        up[i] += step
+        down[i] -= step
+        high, low = reference(_refined(fitted, X, y, up)), reference(_refined(fitted, X, y, down))
+        expected.append((np.asarray(high) - np.asarray(low)) / (2 * step))
+    _assert_close(predicted, np.stack(expected, axis=-1), rtol=1e-3)
+    with pytest.raises(ValueError, match="method='newton' needs"):
+        inf.leave_one_out(Xq, yq if with_y else None, measure=measure, method="newton")
+
+
 def test_labelled_results_of_measures(data):
     pd = pytest.importorskip("pandas")
     X, y, Xq, group = data["X"], data["yb"], data["Xq"], data["group"]
@@ -341,12 +389,13 @@ def test_measure_errors_are_clear(data):
 
     with pytest.raises(TypeError, match="autograd.numpy"):
         classifier.influence(Xq, measure=assigned)
-    mlp = MLPClassifier(hidden_layer_sizes=(2,), activation="tanh", solver="lbfgs", alpha=1.0, random_state=0)
-    with warnings.catch_warnings():  # an unconverged toy network: only the refusal matters here
-        warnings.simplefilter("ignore")
-        mlp = InfluenceEstimator(mlp, damping=1.0).fit(X, yb)
-    with pytest.raises(ValueError, match="only measure='loss'"):
-        mlp.influence(Xq, measure="predict_proba")
+    def squared(theta, X, y):
+        return (X @ theta[:-1] + theta[-1] - y) ** 2
+
+    custom = InfluenceEstimator(AutogradModel(squared, np.zeros(5), penalty=lambda theta: anp.dot(theta, theta)))
+    custom.fit(X, data["response"])
+    with pytest.raises(ValueError, match="only measure='loss' is available"):
+        custom.influence(Xq, measure="predict")
     X_copy = Xq.copy()
     classifier.influence(Xq, measure="predict_proba")
     np.testing.assert_array_equal(Xq, X_copy)
