@@ -20,7 +20,7 @@ import scipy.linalg
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import LinearDesign
+from ._design import LinearDesign, row_chunks
 from ._labels import output_is_pandas, pandas, plain_output, query_labels, training_labels
 from ._losses import SquaredError
 from ._solvers import CGSolver, ExactSolver
@@ -152,10 +152,11 @@ class GroupInfluenceMixin:
             exact = isinstance(self._solver, ExactSolver)
             full = objective.hessian(design, self._curvature, self._damping) if exact and path != "woodbury" else None
         unreliable, singular = [], []
-        for g, rows in enumerate(members):
+        first_order = {}  # group -> rhs Uβ, solved together below
+        woodbury = method == "newton" and (path == "woodbury" or (path == "auto"))
+        for g, rows, dense, solved in self._group_batches(members, woodbury and path, n_col):
             if rows.size == 0:
                 continue
-            dense = design.take(rows).dense()
             share = 0.0 if shares is None else float(shares[rows].sum())
             beta = self._weights[rows, None] * self._residuals[rows]  # s_i r_i, (m, K)
             extra = share * share_solution if share else np.zeros((k_out, n_col))
@@ -165,7 +166,8 @@ class GroupInfluenceMixin:
                     beta, moved_gradient = self._moved_group_gradient(rows, beta, moves[g])
                     extra = extra + self._solver.solve(moved_gradient[None])[0]
             if method == "influence":
-                steps[g] = self._solver.solve(np.einsum("ik,ic->kc", beta, dense)[None])[0] + extra
+                steps[g] = extra
+                first_order[g] = np.einsum("ik,ic->kc", beta, dense)
                 continue
             # one Newton step on O₋G from θ̂, minus the one on O: Δθ = H₋G⁻¹(Uβ − Hz) + z + e, with
             # e = c_G H⁻¹q − G Δ_G (the penalty share, the statistics) and z = H⁻¹∇O(θ̂) − e
@@ -176,14 +178,52 @@ class GroupInfluenceMixin:
             elif path == "refactorise" or (path == "auto" and large):
                 step, rho = self._downdated_cg_step(rows, dense, beta, z)
             else:
-                step, rho = self._woodbury_step(rows, dense, beta, z)
+                step, rho = self._woodbury_step(rows, dense, beta, z, solved)
             steps[g] = step + z + extra
             if not rho < 1.0 - SINGULAR_REMAINDER:
                 steps[g] = np.nan
                 singular.append(g)
             elif rho > UNRELIABLE_SHARE:
                 unreliable.append((g, rho))
+        if first_order:
+            keys = np.fromiter(first_order, dtype=np.intp, count=len(first_order))
+            for chunk in row_chunks(len(keys), 8 * 4 * k_out * n_col):
+                rhs = np.stack([first_order[g] for g in keys[chunk]])
+                steps[keys[chunk]] += self._solver.solve(rhs)
         return steps, moves, unreliable, singular
+
+    def _group_batches(self, members, woodbury, n_col):
+        """Yield ``(g, rows, dense, solved)`` group by group; ``solved`` = ``H⁻¹(e_l ⊗ x̃_i)`` for Woodbury groups.
+
+        The Woodbury groups' solves are done for many groups at once (one call per batch of
+        rows bounded by ``working_memory``), as a solve of few right-hand sides is dominated
+        by its fixed cost.
+        """
+        design, k_out = self._design, self._objective.n_outputs
+        per_row = 8 * (n_col * (1 if self._objective.separable else k_out * k_out) + n_col)
+        budget = max(1, next(iter(row_chunks(10**9, per_row))).stop)  # rows per batch
+        pending = []
+
+        def flush():
+            rows = np.concatenate([members[g] for g in pending]) if pending else np.empty(0, np.intp)
+            dense = design.take(rows).dense()
+            solved = self._solver.solve_output_units(dense) if rows.size else None
+            start = 0
+            for g in pending:
+                stop = start + members[g].size
+                yield g, members[g], dense[start:stop], solved[start:stop]
+                start = stop
+            pending.clear()
+
+        for g, rows in enumerate(members):
+            small = woodbury == "woodbury" or (woodbury == "auto" and rows.size <= n_col)
+            if not small or rows.size == 0:
+                yield g, rows, design.take(rows).dense(), None
+                continue
+            if sum(members[h].size for h in pending) + rows.size > budget:
+                yield from flush()
+            pending.append(g)
+        yield from flush()
 
     def _moved_group_gradient(self, rows, beta, move):
         """The group's ``s_i g_i`` at the statistics ``φ + Δ_G``, to first order: ``(β', b)``.
@@ -201,36 +241,66 @@ class GroupInfluenceMixin:
         np.add.at(features, (slice(None), J.cols), J.vals * move[J.stats])
         return beta + pulled, np.einsum("ik,ic->kc", beta, features)
 
-    def _woodbury_step(self, rows, dense, beta, z):
-        """``H₋G⁻¹(Uβ − Hz)`` by Woodbury, and ``ρ_G = λ_max(H⁻¹ H_G)``.
+    def _woodbury_step(self, rows, dense, beta, z, solved):
+        """``H₋G⁻¹(Uβ − Hz)`` by Woodbury, and ``ρ_G = λ_max(H⁻¹ H_G)`` when it exceeds ``UNRELIABLE_SHARE``.
 
-        With ``U = [e_l ⊗ x̃_i]``, ``C = diag(s_i A_i)``, ``M = UᵀH⁻¹U``: ``H₋G = H − UCUᵀ`` and
-        ``H₋G⁻¹(Uβ − Hz) + z = H⁻¹U(I − CM)⁻¹(β − CUᵀz)``; ``ρ_G`` is the largest eigenvalue of
-        ``CM``. One ``|G|K × |G|K`` system, ``|G|`` solves with ``H``.
+        With ``U = [e_l ⊗ x̃_i]``, ``C = diag(s_i A_i) = D²``, ``M = UᵀH⁻¹U`` (``solved`` holds
+        ``H⁻¹U``): ``H₋G = H − UCUᵀ`` and ``H₋G⁻¹(Uβ − Hz) + z = H⁻¹Uγ``,
+        ``γ = (I − CM)⁻¹ β̃`` with ``β̃ = β − CUᵀz``, computed symmetrically as
+        ``γ = β̃ + D (I − S)⁻¹ D M β̃`` with ``S = DMD``, whose eigenvalues are those of
+        ``H⁻¹H_G``: a Cholesky factorisation of ``I − S`` (it fails when ``H₋G`` is singular)
+        and one of ``ρ̄ I − S`` to tell whether ``ρ_G > ρ̄``; only then is ``ρ_G`` computed.
+        One ``|G|K × |G|K`` system, ``|G|`` solves with ``H``. Returns ``ρ_G = 0`` below ``ρ̄``.
         """
         objective = self._objective
         m, k_out = beta.shape
         curvature = self._curvature[rows]  # s_i A_i
-        along = self._design.take(rows).dot(z)  # x̃_iᵀ z_k, (m, K)
-        solved = self._solver.solve_output_units(dense)
+        along = dense @ z.T  # x̃_iᵀ z_k, (m, K)
         if objective.separable:
             M = dense @ solved.T
-            CM = curvature[:, None] * M
-            rhs = beta - curvature[:, None] * along
-            system = np.eye(m) - CM
+            if np.any(curvature < 0):
+                return self._general_woodbury_step(curvature[:, None] * M, beta - curvature[:, None] * along, solved, z)
+            root = np.sqrt(curvature)
+            S = root[:, None] * M * root
+            rhs = beta - curvature[:, None] * along  # (m, K)
         else:
             M = np.einsum("ic,jlkc->ikjl", dense, solved).reshape(m * k_out, m * k_out)
-            C = scipy.linalg.block_diag(*curvature)
-            CM = C @ M
-            rhs = beta - np.einsum("ikl,il->ik", curvature, along)
-            system = np.eye(m * k_out) - CM
+            values, vectors = np.linalg.eigh(curvature)
+            rhs = (beta - np.einsum("ikl,il->ik", curvature, along)).reshape(-1, 1)
+            if np.any(values < -1e-12 * np.abs(values).max(initial=0.0)):
+                C = scipy.linalg.block_diag(*curvature)
+                return self._general_woodbury_step(C @ M, rhs, solved, z)
+            root = scipy.linalg.block_diag(
+                *np.einsum("ikl,il,iml->ikm", vectors, np.sqrt(np.clip(values, 0, None)), vectors)
+            )
+            S = root @ M @ root
+        q = S.shape[0]
+        factor, info = scipy.linalg.lapack.dpotrf(np.eye(q) - S, lower=1)
+        if info != 0:
+            return np.full(z.shape, np.nan), np.inf
+        rho = 0.0
+        if scipy.linalg.lapack.dpotrf(UNRELIABLE_SHARE * np.eye(q) - S, lower=1)[1] != 0:
+            rho = scipy.linalg.eigh(S, eigvals_only=True, subset_by_index=[q - 1, q - 1])[0]
+        pushed = M @ rhs
+        pushed = root[:, None] * pushed if objective.separable else root @ pushed
+        y = scipy.linalg.cho_solve((factor, True), pushed)
+        gamma = rhs + (root[:, None] * y if objective.separable else root @ y)
+        return self._woodbury_result(gamma.reshape(m, k_out), solved, z), rho
+
+    def _general_woodbury_step(self, CM, rhs, solved, z):
+        """As :meth:`_woodbury_step` for a curvature that is not positive semi-definite: ``γ = (I − CM)⁻¹ β̃``."""
+        m, k_out = solved.shape[0], z.shape[0]
         rho = np.linalg.eigvals(CM).real.max()
         try:
-            gamma = np.linalg.solve(system, rhs.reshape(system.shape[0], -1)).reshape(rhs.shape)
+            gamma = np.linalg.solve(np.eye(CM.shape[0]) - CM, rhs).reshape(m, k_out)
         except np.linalg.LinAlgError:
             return np.full(z.shape, np.nan), np.inf
-        step = gamma.T @ solved if objective.separable else np.einsum("il,ilkc->kc", gamma, solved)
-        return step - z, rho
+        return self._woodbury_result(gamma, solved, z), rho
+
+    def _woodbury_result(self, gamma, solved, z):
+        """``H⁻¹Uγ − z``."""
+        step = gamma.T @ solved if self._objective.separable else np.einsum("il,ilkc->kc", gamma, solved)
+        return step - z
 
     def _refactorised_step(self, full, rows, dense, beta, z):
         """``H₋G⁻¹(Uβ − Hz)`` by factorising ``H₋G = H − Σ_G s_i A_i ⊗ x̃_i x̃_iᵀ``, and ``ρ_G``."""

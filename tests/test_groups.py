@@ -5,9 +5,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 from conftest import sklearn_loss, sklearn_params, tight_logistic
 from scipy.stats import spearmanr
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, PoissonRegressor, Ridge, SGDRegressor
 from sklearn.pipeline import make_pipeline
@@ -153,6 +155,31 @@ def test_woodbury_equals_refactorisation(name):
         np.testing.assert_allclose(other, results[0], rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["binary", "multinomial"])
+def test_general_woodbury_equals_the_symmetric_form(name):
+    """The fallback for a curvature that is not positive semi-definite solves the same system."""
+    rng, X, w = _data(n=150, p=3, seed=2)
+    estimator, y = _nonlinear_case(name, rng, X, w)
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    rows = np.arange(4)
+    dense = inf._design.take(rows).dense()
+    beta = inf._weights[rows, None] * inf._residuals[rows]
+    k_out = inf._objective.n_outputs
+    z = rng.normal(size=(k_out, inf._objective.n_columns)) * 1e-3
+    solved = inf._solver.solve_output_units(dense)
+    step, _ = inf._woodbury_step(rows, dense, beta, z, solved)
+    curvature = inf._curvature[rows]
+    if inf._objective.separable:
+        CM = curvature[:, None] * (dense @ solved.T)
+        rhs = beta - curvature[:, None] * (dense @ z.T)
+    else:
+        M = np.einsum("ic,jlkc->ikjl", dense, solved).reshape(4 * k_out, 4 * k_out)
+        CM = scipy.linalg.block_diag(*curvature) @ M
+        rhs = (beta - np.einsum("ikl,il->ik", curvature, dense @ z.T)).reshape(-1, 1)
+    general, _ = inf._general_woodbury_step(CM, rhs, solved, z)
+    np.testing.assert_allclose(general, step, rtol=1e-10, atol=1e-14)
+
+
 def _sgd():
     return SGDRegressor(alpha=0.1, tol=1e-12, max_iter=100_000, learning_rate="constant", eta0=1e-3, random_state=0)
 
@@ -245,6 +272,22 @@ def test_overlapping_groups_are_each_their_own_refit(ridge_fit):
     for g, rows in enumerate(groups):
         _, d_loss = _refit(Ridge(alpha=1.0), X, y, rows, X[:4], y[:4])
         np.testing.assert_allclose(changes[:, g], d_loss, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_results_do_not_depend_on_working_memory(solver):
+    """The Woodbury groups' solves are batched by working_memory: any batching gives the same numbers."""
+    rng, X, w = _data(n=200, p=3, seed=11)
+    y = (X @ w + rng.logistic(size=len(X)) > 0).astype(int)
+    inf = InfluenceEstimator(tight_logistic(), solver=solver).fit(X, y)
+    groups = [rng.choice(len(X), size, replace=False) for size in (1, 3, 4, 2, 30, 4, 1)]
+    expected = inf.leave_group_out(X[:5], y[:5], groups)
+    first = inf.leave_group_out(X[:5], y[:5], groups, method="influence")
+    with config_context(working_memory=1e-4):  # a few rows per batch
+        np.testing.assert_allclose(inf.leave_group_out(X[:5], y[:5], groups), expected, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(
+            inf.leave_group_out(X[:5], y[:5], groups, method="influence"), first, rtol=1e-9, atol=1e-15
+        )
 
 
 def test_pandas_output_is_labelled(ridge_fit):
