@@ -15,6 +15,8 @@ SMALL_FLAG = {
     "plot_mislabeled.py": ["--small"],
     "plot_training_set_attack.py": ["--small"],
     "plot_tabular_pipeline.py": ["--small"],
+    "plot_fairness_audit.py": ["--small"],
+    "plot_data_valuation.py": ["--small"],
 }
 
 
