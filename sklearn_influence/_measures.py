@@ -60,9 +60,9 @@ class _Measure:
     Parameters
     ----------
     function : callable
-        ``function(f, rows) -> values``: ``f`` the identified raw predictions of shape
-        (n, K) (or (n, r, K)), ``rows`` the query rows (positions) each line of ``f``
-        belongs to; written with ``autograd.numpy``.
+        ``function(f) -> values``: ``f`` the identified raw predictions of the query rows,
+        shape (n_rows, K); one value per row, or one number (a functional). Written with
+        ``autograd.numpy``, which differentiates it.
     raw : ndarray of shape (n_rows, K)
         Raw predictions of the (possibly expanded) query rows.
     functional : bool
@@ -72,6 +72,9 @@ class _Measure:
         consecutive rows per query), or None.
     rows : ndarray of int or None
         Query position of each expanded row; None when not expanded.
+    per_row_call : callable or None
+        ``per_row_call(moved) -> (n_rows, r)``: the per-row measure at moved raw predictions
+        of shape (n_rows, r, K) (Newton leave-one-out); unused by a functional.
     """
 
     def __init__(self, function, raw, functional, components=None, rows=None, per_row_call=None):

@@ -47,8 +47,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         targets = objective.encode(self._query_labels(y, Xt.shape[0]))
         design = objective.design(Xt, targets)
         raw = objective.raw(design)
-        residuals = objective.loss.gradient(targets, raw)
-        return _Query(design, targets, raw, residuals, X, LossMeasure(objective.loss, targets, raw))
+        measured = LossMeasure(objective.loss, targets, raw)
+        return _Query(design, targets, raw, measured.residuals, X, measured)
 
     def _query_labels(self, y, n_rows):
         """``y`` checked against the fitted model: shape, row count, type; ready for ``encode``.

@@ -209,6 +209,23 @@ def test_pipeline_refit_measure_is_the_derivative_of_a_weighted_whole_pipeline_r
     np.testing.assert_allclose(newton, refits, rtol=0.05, atol=0.02 * np.abs(refits).max())
 
 
+def test_class_probabilities_sum_to_one_so_their_influences_sum_to_zero(data):
+    """Σ_c p_c = 1 at every parameter: the influences on the K probabilities, and Newton's exactly evaluated
+    changes, sum to zero (a pipeline under refit, DataFrame queries expanded per class); and each class's slice
+    equals the measure of that class asked for through ``y``."""
+    pd = pytest.importorskip("pandas")
+    X, y = pd.DataFrame(data["X"] * 3.0 + 1.0), data["y3"]
+    Xq = pd.DataFrame(data["Xq"] * 3.0 + 1.0, index=[f"q{i}" for i in range(len(data["Xq"]))])
+    inf = InfluenceEstimator(make_pipeline(StandardScaler(), _logistic(C=2.0))).fit(X, y)
+    every = inf.influence(Xq, measure="predict_proba")
+    assert every.shape == (len(Xq), 3, N)
+    np.testing.assert_allclose(every.sum(axis=1), 0.0, atol=1e-12 * np.abs(every).max())
+    newton = inf.leave_one_out(Xq, measure="predict_proba", method="newton")
+    np.testing.assert_allclose(newton.sum(axis=1), 0.0, atol=1e-12)
+    for c in range(3):
+        np.testing.assert_allclose(inf.influence(Xq, np.full(len(Xq), c), measure="predict_proba"), every[:, c])
+
+
 def _pearson(a, b):
     return np.corrcoef(np.ravel(a), np.ravel(b))[0, 1]
 
