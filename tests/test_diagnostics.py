@@ -462,3 +462,22 @@ def test_infinitesimal_jackknife_is_hc0(data):
         ]
         derivs.append((moved[0] - moved[1]) / (2 * eps))
     close(inf.prediction_standard_errors(Xq, kind="HC0"), np.sqrt(np.sum(np.square(derivs), axis=0)), 1e-6)
+
+
+def test_pipeline_labels_and_summary_frame_leverage(data):
+    """Through a pipeline (transformers held fixed) the frame is labelled by the training index and the
+    final model's feature names; hat_diag is summary_frame's leverage for a canonical link."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _, _, _, yb, *_ = data
+    frame_X = pd.DataFrame(X, columns=["a", "b", "c"], index=[f"r{i}" for i in range(40)])
+    est = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12))
+    inf = InfluenceEstimator(est, preprocessing="fixed").fit(frame_X, yb)
+    frame = inf.diagnostics_frame()
+    assert frame.index.tolist() == frame_X.index.tolist()
+    assert [c for c in frame.columns if c.startswith("dfb_")] == ["dfb_a", "dfb_b", "dfb_c", "dfb_intercept"]
+    close(frame["hat_diag"], inf.summary_frame()["leverage"])
+    plain = InfluenceEstimator(LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12))
+    plain.fit(StandardScaler().fit_transform(X), yb)
+    close(frame.to_numpy(), plain.diagnostics_frame().to_numpy())
