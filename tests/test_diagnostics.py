@@ -323,8 +323,24 @@ def test_matches_r(name):
     for column in ("hat_diag", "cooks_d", "standard_resid", "student_resid", "dffits", "cov_ratio"):
         close(frame[column], table[column])
     glm = name in ("logit", "poisson", "gamma")
-    if not glm:  # R's dfbetas for GLMs use deviance residuals and σ_(i) (documented difference)
-        close(dfb(frame), table[r_order([c for c in table.columns if c.startswith("dfb_")])].to_numpy())
+    r_dfb = table[r_order([c for c in table.columns if c.startswith("dfb_")])].to_numpy()
+    if not glm:
+        close(dfb(frame), r_dfb)
+    else:  # R's dfbetas.glm: deviance residual dᵢ for Pearson χᵢ, σ_(i) for √φ̂ (the documented difference)
+        y, mu = table["y"].to_numpy(), inf.predict_proba(X)[:, 1] if name == "logit" else inf.predict(X)
+        chi, dev = (
+            (y - mu) / np.sqrt({"logit": mu * (1 - mu), "poisson": mu, "gamma": mu**2}[name]),
+            {
+                "logit": lambda: -2 * (y * np.log(mu) + (1 - y) * np.log1p(-mu)),
+                "poisson": lambda: 2 * (np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0) - (y - mu)),
+                "gamma": lambda: 2 * (-np.log(y / mu) + (y - mu) / mu),
+            }[name](),
+        )
+        dev = np.sign(y - mu) * np.sqrt(dev)
+        n, k, h = len(y), len(features) + 1, frame["hat_diag"].to_numpy()
+        sigma = np.sqrt((dev @ dev - dev**2 / (1 - h)) / (n - k - 1))
+        phi = 1.0 if name != "gamma" else chi @ chi / (n - k)
+        close(dfb(frame) * (dev / chi * np.sqrt(phi) / sigma)[:, None], r_dfb)
     if name != "ridge":  # R counts the ridge's pseudo-rows in n
         flags = inf.influence_flags()
         expected = table[[c for c in table.columns if c.startswith("inf_")]]
