@@ -137,9 +137,9 @@ def _check_supported(estimator):
         )
     if objective.n_outputs != 1 or not objective.separable:
         raise ValueError(
-            f"Regression diagnostics are defined for single-output models; {name} has {objective.n_outputs} coupled "
-            "outputs here (multinomial or multi-output). Fit one binary / single-output model per class or target "
-            "to get them per output."
+            f"Regression diagnostics are defined for single-output models; {name} has {objective.n_outputs} outputs "
+            "here (multinomial or multi-target). Fit one binary / single-output model per class or target to get "
+            "them per output."
         )
     loss = objective.loss
     if not isinstance(loss, (SquaredError, BinomialLogLoss, HalfTweedieLoss)):
@@ -411,6 +411,10 @@ class DiagnosticsMixin:
         - ``cov_ratio``: ``|1 - cov_ratio| > 3k/(n-k)``;
         - ``cooks_d``: ``F_{k, n-k}(D) > 0.5`` (Cook's D above the median of F(k, n − k));
         - ``hat_diag``: ``h > 3k/n``.
+
+        The ``dfb_`` flags read this library's DFBETAS (statsmodels' Pearson form), so for
+        GLMs they can differ from R's, whose ``dfbetas.glm`` uses deviance residuals; the
+        other four agree with R for every family.
 
         Returns
         -------

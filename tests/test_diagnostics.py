@@ -277,7 +277,7 @@ def test_flags_follow_r_rules(data):
     [
         (HuberRegressor(), "y", "HuberRegressor is decoded as"),
         (LinearSVC(dual=False, tol=1e-10), "binary", "LinearSVC's loss is"),
-        (LogisticRegression(), "multi", "LogisticRegression has 2 coupled outputs"),
+        (LogisticRegression(), "multi", "LogisticRegression has 2 outputs here"),
         (MLPRegressor(hidden_layer_sizes=(2,), max_iter=50, random_state=0), "y", "MLPRegressor is decoded"),
     ],
 )
