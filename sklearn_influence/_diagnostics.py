@@ -18,13 +18,18 @@ and the canonical links (logistic, Poisson), and is ``μ^{2-p}`` for a log-link 
 model (whose observed curvature ``H`` would differ off the fitted values). From it:
 
 - leverage ``h_i = s_i a_i \\tilde x_i^\\top J^{-1} \\tilde x_i`` (``hat_diag``);
-- Pearson residual ``χ_i = -r_i \\sqrt{s_i / a_i}`` (``(y-μ)\\sqrt{s}/\\sqrt{V(μ)}``; for least
-  squares ``\\sqrt{2c}\\sqrt{s}(y - f)`` in the loss's scale ``c``);
-- dispersion ``φ̂ = (Σ_i χ_i² + Σ_c λ_c θ_c²) / (n + m - k)`` when the family has one
+- Pearson residual ``χ_i = (y_i - μ_i)\\sqrt{s_i}/\\sqrt{V(μ_i)} = -r_i \\sqrt{s_i / (u a_i)}``,
+  measured in R's deviance units: ``u = 2c`` for a least-squares loss ``c(f - y)²`` (so that
+  ``χ_i = \\sqrt{s_i}(y_i - f_i)`` whatever ``c``), ``u = 1`` for the GLMs' half deviance; ``J``
+  is divided by the same ``u`` wherever it meets ``φ̂``;
+- dispersion ``φ̂ = (Σ_i χ_i² + Σ_c λ_c θ_c² / u) / (n + m - k)`` when the family has one
   (least squares, Gamma/Tweedie), 1 for binomial and Poisson. Unpenalised this is R's
-  ``summary`` dispersion (``σ̂² = RSS/(n-k)`` in the loss's scale); penalised, the penalty is
+  ``summary`` dispersion (``σ̂² = RSS/(n-k)`` for least squares); penalised, the penalty is
   read as ``m`` pseudo-observations (ridge = least squares on stacked rows ``[X; \\sqrt{α} I]``),
   so every number equals R's on that augmented problem restricted to the real rows.
+
+Sample weights are R's prior (precision) weights, ``lm(..., weights=)``: ``n`` counts the rows of
+non-zero weight, not ``Σ s_i`` (statsmodels' ``freq_weights`` would count ``Σ s_i``).
 
 Penalised fits: the "model" covariance ``φ̂ J^{-1}`` is the inverse curvature of the penalised
 objective: for ridge, the posterior covariance of the coefficients under the Gaussian prior
@@ -38,6 +43,7 @@ from scipy import stats
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.utils.validation import check_is_fitted
 
+from ._design import row_chunks
 from ._labels import output_is_pandas, pandas, plain_output, training_labels
 from ._losses import BinomialLogLoss, HalfTweedieLoss, SquaredError
 from ._objectives import LinearObjective
@@ -105,12 +111,10 @@ class _Family:
         """``J⁻¹`` in deviance units (``(X̃ᵀWX̃ + Λ/2c)⁻¹`` for least squares), so that ``Cov = φ̂ J⁻¹``."""
         return self.unit * self.solve(np.eye(self.k))
 
-    def leverage(self, chunk_rows=None):
+    def leverage(self):
         """``h_i = s_i a_i x̃ᵢᵀ J⁻¹ x̃ᵢ`` and the rows ``J⁻¹ x̃ᵢ`` (n, k), over chunks of rows."""
         n = self.design.n_samples
         quad, solved = np.empty(n), np.empty((n, self.k))
-        from ._design import row_chunks
-
         for rows in row_chunks(n, 16 * self.k):
             dense = self.design.take(rows).dense()
             solved[rows] = self.solve(dense.T).T
@@ -292,8 +296,6 @@ class DiagnosticsMixin:
         Xt = self._model_features(X, self._prefix, self._design.n_features)
         design = fam.objective.design(Xt, None)
         se = np.empty(design.n_samples)
-        from ._design import row_chunks
-
         for rows in row_chunks(design.n_samples, 16 * fam.k):
             dense = design.take(rows).dense()
             se[rows] = np.sqrt(np.einsum("ic,cd,id->i", dense, cov, dense))
