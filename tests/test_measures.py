@@ -379,6 +379,9 @@ def test_labelled_results_of_measures(data):
     assert list(proba.index[:2]) == [("q0", 0), ("q0", 1)]
     top = inf.top_influences(queries, measure=_gap(group), k=3)
     assert list(top.harmful_labels) == [f"t{i}" for i in top.harmful_indices]
+    top = inf.top_influences(queries, measure="predict_proba", k=3)
+    assert top.harmful_labels.shape == (2 * len(Xq), 3)
+    assert top.harmful_labels.loc[("q1", 1)].tolist() == [f"t{i}" for i in top.harmful_indices[1, 1]]
 
 
 def test_measure_errors_are_clear(data):
