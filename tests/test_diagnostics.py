@@ -497,3 +497,18 @@ def test_pipeline_labels_and_summary_frame_leverage(data):
     plain = InfluenceEstimator(LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12))
     plain.fit(StandardScaler().fit_transform(X), yb)
     close(frame.to_numpy(), plain.diagnostics_frame().to_numpy())
+
+
+def test_grouped_binomial_as_weighted_rows_matches_r():
+    """A group of m trials with k events is two rows (event, weight k; non-event, weight m - k): R's
+    grouped-binomial vcov, and each group's hat value is the sum of its two rows' (the rows share x)."""
+    table = pd.read_csv(FIXTURES / "r_diagnostics_grouped.csv")
+    vcov = pd.read_csv(FIXTURES / "r_diagnostics_grouped_vcov.csv").to_numpy()
+    X = np.vstack([table[["ldose", "male"]].to_numpy()] * 2)
+    y = np.r_[np.ones(len(table)), np.zeros(len(table))]
+    w = np.r_[table["dead"], table["n"] - table["dead"]].astype(float)
+    inf = InfluenceEstimator(LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12)).fit(X, y, w)
+    order = r_order([0, 1, 2])
+    close(inf.covariance(), vcov[np.ix_(order, order)])
+    hat = inf.diagnostics_frame()["hat_diag"].to_numpy()
+    close(hat[: len(table)] + hat[len(table) :], table["hat_diag"])
