@@ -123,8 +123,10 @@ class GroupInfluenceMixin:
             raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
         if not isinstance(self._design, LinearDesign):
             raise NotImplementedError(
-                "leave_group_out supports linear models and GLMs; this model has a non-linear parameterisation. "
-                "Sum leave_one_out over the group's rows for a first-order estimate."
+                "leave_group_out supports models whose parameters are a linear model's coefficients and intercepts "
+                "(linear models, GLMs, SGD, SVMs); this model's objective is differentiated by autograd (an MLP, "
+                "an AutogradModel, HuberRegressor's scale). For a first-order estimate sum "
+                "leave_one_out(X, y, indices=rows) over each group's rows; for the exact answer refit without it."
             )
 
     # --- steps -----------------------------------------------------------------------------
@@ -461,9 +463,10 @@ class GroupInfluenceMixin:
         >>> inf.leave_group_out(X[:5], y[:5], source).shape
         (5, 3)
         """
-        labels, steps, moves = self._checked_steps(groups, method)
+        self._check_group_model(method)
         with plain_output():
-            query = self._query(X, y)
+            query = self._query(X, y)  # bad queries fail before the groups' steps are computed
+        labels, steps, moves = self._checked_steps(groups, method)
         out = self._loss_changes(query, steps, method, moves)
         if not output_is_pandas(self):
             return out
@@ -562,9 +565,10 @@ class GroupInfluenceMixin:
         """
         if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer; got k={k!r}.")
-        labels, steps, moves = self._checked_steps(groups, method)
+        self._check_group_model(method)
         with plain_output():
             query = self._query(X, y)
+        labels, steps, moves = self._checked_steps(groups, method)
         mean = self._loss_changes(query, steps, method, moves).mean(axis=0)
         order = np.argsort(mean, kind="stable")
         k = min(k, len(labels))

@@ -11,11 +11,11 @@ from conftest import sklearn_loss, sklearn_params, tight_logistic
 from scipy.stats import spearmanr
 from sklearn import config_context
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression, PoissonRegressor, Ridge, SGDRegressor
+from sklearn.linear_model import HuberRegressor, LinearRegression, PoissonRegressor, Ridge, SGDRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_influence import InfluenceEstimator
+from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
 
 SEED = 0
 
@@ -45,6 +45,9 @@ def _query_loss(model, X, y):
     if isinstance(model, PoissonRegressor):
         mu = model.predict(X)
         return mu - y * np.log(mu)
+    if isinstance(model, SmoothHingeClassifier):  # τ log(1 + exp((1 − t f)/τ)), t = ±1
+        margin = (2 * y - 1) * model.decision_function(X)
+        return model.temperature * np.logaddexp(0, (1 - margin) / model.temperature)
     return sklearn_loss(model, X, y)
 
 
@@ -108,10 +111,12 @@ def _nonlinear_case(name, rng, X, w):
         return tight_logistic(C=1.0), (X @ w + rng.logistic(size=n) > 0).astype(int)
     if name == "multinomial":
         return tight_logistic(C=1.0), np.argmax(X @ rng.normal(size=(X.shape[1], 3)) + rng.gumbel(size=(n, 3)), 1)
+    if name == "smooth_hinge":
+        return SmoothHingeClassifier(C=1.0, temperature=0.5), (X @ w + rng.logistic(size=n) > 0).astype(int)
     return _poisson(), rng.poisson(np.exp(0.4 * X @ w / np.linalg.norm(w)))
 
 
-@pytest.mark.parametrize("name", ["binary", "multinomial", "poisson"])
+@pytest.mark.parametrize("name", ["binary", "multinomial", "poisson", "smooth_hinge"])
 def test_newton_tracks_refits_of_coherent_groups(name):
     """Coherent groups of 5–25 %: Newton within ~15 % of the refit, first order far off (issue 12's table)."""
     rng, X, w = _data(n=400, p=4, seed=1)
@@ -370,6 +375,18 @@ def test_bad_groups_are_refused(ridge_fit):
         inf.leave_group_out_params(pd.Series(np.zeros(n)))
     with pytest.raises(ValueError, match="method must be one of"):
         inf.leave_group_out_params(np.zeros(n), method="exact")
+    with pytest.raises(ValueError, match="inconsistent numbers of rows"):
+        inf.leave_group_out(frame.iloc[:3], y[:2], np.zeros(n))
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        inf.rank_groups(frame.iloc[:3], y[:3], np.zeros(n), k=0)
+
+
+def test_models_without_a_linear_parameterisation_are_refused():
+    rng, X, w = _data(n=50, p=2, seed=12)
+    y = X @ w + rng.normal(size=50)
+    inf = InfluenceEstimator(HuberRegressor()).fit(X, y)
+    with pytest.raises(NotImplementedError, match="HuberRegressor's scale.*sum leave_one_out"):
+        inf.leave_group_out(X[:2], y[:2], np.arange(50) % 2)
 
 
 # --- pipelines: the transformers' statistics move with the group --------------------------------
