@@ -9,6 +9,7 @@ from ._applications import mislabel_detection_curve, rank_mislabel_candidates, t
 from ._custom import AutogradModel
 from ._diagnostics_plots import ResidualsLeverageDisplay
 from ._estimator import InfluenceEstimator
+from ._group_validation import validate_leave_group_out
 from ._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
 from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
 from ._svm import SmoothHingeClassifier
@@ -31,5 +32,6 @@ __all__ = [
     "training_set_attack",
     "unflatten_mlp_params",
     "validate_leave_one_out",
+    "validate_leave_group_out",
     "__version__",
 ]

@@ -34,6 +34,7 @@ def test_public_names_are_exported():
         "training_set_attack",
         "unflatten_mlp_params",
         "validate_leave_one_out",
+        "validate_leave_group_out",
         "__version__",
     }
 

@@ -1,5 +1,6 @@
 """leave_group_out / leave_group_out_params against group-removal refits of tightly converged clones."""
 
+import doctest
 import warnings
 
 import numpy as np
@@ -15,7 +16,13 @@ from sklearn.linear_model import HuberRegressor, LinearRegression, PoissonRegres
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
+from sklearn_influence import (
+    InfluenceEstimator,
+    SmoothHingeClassifier,
+    _group_validation,
+    _groups,
+    validate_leave_group_out,
+)
 
 SEED = 0
 
@@ -455,3 +462,37 @@ def test_pipeline_group_of_one_row(scaled_pipeline):
     loo = inf.leave_one_out_params(method="newton", indices=rows)
     group = inf.leave_group_out_params(singles)
     assert np.linalg.norm(group - loo) < 0.02 * np.linalg.norm(loo)
+
+
+# --- validate_leave_group_out and the docstring examples -----------------------------------------
+
+
+def test_validate_leave_group_out_against_independent_refits():
+    rng, X, w = _data(n=200, p=3, seed=13)
+    y = (X @ w + rng.logistic(size=len(X)) > 0).astype(int)
+    weights = rng.uniform(0.5, 2.0, len(X))
+    estimator = tight_logistic()
+    inf = InfluenceEstimator(estimator).fit(X, y, sample_weight=weights)
+    groups = _coherent_groups(X, [10, 20, 40], rng) + [np.arange(5)]
+    check = validate_leave_group_out(inf, X, y, X[:30], y[:30], groups, sample_weight=weights)
+    assert check.labels == [0, 1, 2, 3] and list(check.sizes) == [10, 20, 40, 5]
+    actual = [_refit(estimator, X, y, rows, X[:30], y[:30], weights)[1].mean() for rows in groups]
+    np.testing.assert_allclose(check.actual, actual, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(check.predicted, inf.leave_group_out(X[:30], y[:30], groups).mean(axis=0))
+    assert check.spearman > 0.9 and abs(check.median_ratio - 1) < 0.1 and check.method == "newton"
+    with pytest.raises(ValueError, match="sample_weight"):
+        validate_leave_group_out(inf, X, y, X[:30], y[:30], groups)
+
+
+def test_validate_leave_group_out_refits_the_whole_pipeline(scaled_pipeline):
+    pipe, X, y, inf = scaled_pipeline
+    groups = [np.arange(10), np.argsort(X[:, 1])[-20:]]
+    check = validate_leave_group_out(inf, X, y, X[:30], y[:30], groups)
+    actual = [_pipeline_refit(pipe, X, y, rows, X[:30], y[:30])[1].mean() for rows in groups]
+    np.testing.assert_allclose(check.actual, actual, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("module", [_groups, _group_validation], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
