@@ -5,7 +5,8 @@ Usage: ``python benchmarks/bench_groups.py [--small] [--skip-timing] [--skip-acc
 Accuracy (the user guide's table). Data: ``n = 2,000`` training rows, ``p = 10`` standard normal
 features, 500 validation rows from the same model; binary logistic (``y ~ Bernoulli(σ(xᵀw))``),
 multinomial logistic (3 classes, Gumbel noise), Poisson (``y ~ Poisson(exp(0.5 xᵀw/|w|))``,
-``alpha=0.01``), all converged to ``tol=1e-12``; ridge (``alpha=1``) for the exact case. Per model,
+``alpha=0.01``), all converged to ``tol=1e-12``, and ``SmoothHingeClassifier(temperature=0.1)`` (its
+own default tolerance 1e-10) on the binary labels; ridge (``alpha=1``) for the exact case. Per model,
 group kind and size (1 %, 5 %, 10 %, 25 % of the rows), 10 groups: *random* (uniform rows) or
 *coherent* (the top rows along a random direction of feature space: a cohort that pulls the fit one
 way). For each group the mean change of the validation loss is predicted by
@@ -29,7 +30,7 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
-from sklearn_influence import InfluenceEstimator
+from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier
 
 
 def _models(rng, n, p):
@@ -49,6 +50,10 @@ def _models(rng, n, p):
         "Poisson": (
             PoissonRegressor(alpha=0.01, tol=1e-12, max_iter=10_000),
             rng.poisson(np.exp(0.5 * X @ w / np.linalg.norm(w))),
+        ),
+        "smooth hinge τ=0.1": (
+            SmoothHingeClassifier(C=1.0, temperature=0.1),
+            (X @ w + rng.logistic(size=n_all) > 0).astype(int),
         ),
         "ridge": (Ridge(alpha=1.0), X @ w + rng.normal(size=n_all)),
     }
