@@ -202,8 +202,10 @@ def measure_query(measure, objective, Xt, y, inputs, check_labels):
     if y is not None:
         if isinstance(measure, str) and measure == "predict_proba":
             y = check_labels(y, n_rows)
-        elif len(y) != n_rows:
-            raise ValueError(f"X and y have inconsistent numbers of rows: {n_rows} and {len(y)}.")
+        elif np.ndim(y) == 0 or np.shape(y)[0] != n_rows:
+            raise ValueError(
+                f"y must hold one entry per query row ({n_rows}) for measure={measure!r}; got shape {np.shape(y)}."
+            )
     if network is None:
         design = objective.design(Xt, None)
         return resolve_measure(measure, objective, objective.raw(design), y, inputs, design)

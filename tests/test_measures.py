@@ -400,6 +400,8 @@ def test_measure_errors_are_clear(data):
         regressor.influence(Xq, data["response"][: len(Xq)], measure="predict")
     with pytest.raises(ValueError, match="never seen in training"):
         classifier.influence(Xq, np.full(len(Xq), 7), measure="predict_proba")
+    with pytest.raises(ValueError, match=r"one entry per query row \(12\) for measure=.*got shape \(\)"):
+        classifier.influence(Xq, 1, measure=lambda F, y: F[:, 0] * y)
     with pytest.raises(ValueError, match=r"returned shape \(12, 1\)"):
         classifier.influence(Xq, measure=lambda F: F)
     def assigned(F):  # in-place assignment: autograd cannot follow it
