@@ -512,3 +512,22 @@ def test_grouped_binomial_as_weighted_rows_matches_r():
     close(inf.covariance(), vcov[np.ix_(order, order)])
     hat = inf.diagnostics_frame()["hat_diag"].to_numpy()
     close(hat[: len(table)] + hat[len(table) :], table["hat_diag"])
+
+
+def test_penalised_poisson_against_numerical_hessian(data):
+    """PoissonRegressor(alpha) with weights: covariance("model") = H⁻¹ of Σ sᵢ ℓᵢ + α Σs ||w||²/2 (its
+    gradient written here, differentiated by central differences); leverage from that Hessian."""
+    X, Xc, _, w, _, yp, _ = data
+    alpha = 0.05
+    inf = InfluenceEstimator(PoissonRegressor(alpha=alpha, solver="newton-cholesky", tol=1e-12)).fit(X, yp, w)
+
+    def gradient(theta):
+        return Xc.T @ (w * (np.exp(Xc @ theta) - yp)) + alpha * w.sum() * np.r_[theta[:3], 0.0]
+
+    theta, eps = inf.params_, 1e-5
+    close(gradient(theta), np.zeros(4), 1e-8)
+    hessian = np.column_stack([(gradient(theta + eps * e) - gradient(theta - eps * e)) / (2 * eps) for e in np.eye(4)])
+    bread = np.linalg.inv(hessian)
+    close(inf.covariance(), bread, 1e-7)
+    mu = np.exp(Xc @ theta)
+    close(inf.diagnostics_frame()["hat_diag"], w * mu * np.einsum("ij,jk,ik->i", Xc, bread, Xc), 1e-7)
