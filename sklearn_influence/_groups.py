@@ -21,8 +21,9 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import LinearDesign, row_chunks
-from ._labels import output_is_pandas, pandas, plain_output, query_labels, training_labels
+from ._labels import output_is_pandas, pandas, plain_output, query_index, training_labels
 from ._losses import SquaredError
+from ._measures import collapse
 from ._solvers import CGSolver, ExactSolver
 
 _METHODS = ("influence", "newton")
@@ -382,7 +383,7 @@ class GroupInfluenceMixin:
         return labels, steps, moves
 
     # --- public ---------------------------------------------------------------------------
-    def leave_group_out(self, X, y, groups, *, method="newton"):
+    def leave_group_out(self, X, y, groups, *, measure="loss", method="newton"):
         """Predicted change of each query loss when every training row of a group is removed.
 
         .. math::
@@ -433,8 +434,8 @@ class GroupInfluenceMixin:
         ----------
         X : {array-like, sparse matrix} of shape (n_queries, n_features)
             Query points.
-        y : array-like of shape (n_queries,) or (n_queries, n_outputs)
-            Their labels or responses.
+        y : array-like of shape (n_queries,) or (n_queries, n_outputs), or None
+            Their labels or responses: needed by ``measure="loss"``, optional otherwise.
         groups : array-like of shape (n_train,), or list or dict of arrays
             One label per training row (strings, integers, a pandas Series aligned with the
             training index, a one-column DataFrame): each distinct label is a group, and the
@@ -442,6 +443,10 @@ class GroupInfluenceMixin:
             shape (n_train,) is one group (labelled ``True``). A list of row-position arrays
             (or boolean masks) gives possibly overlapping groups, labelled by their position
             in the list; a dict ``{label: rows}`` labels them by its keys, in its order.
+        measure : {"loss", "predict", "predict_proba", "decision_function"} or callable, default="loss"
+            What is measured at the queries, as in :meth:`leave_one_out`: ``m(θ̂₋G) − m(θ̂)``,
+            Newton evaluating it exactly. Shape (n_queries, n_components, n_groups) for several
+            values per query, (n_groups,) for a callable returning one number.
         method : {"newton", "influence"}, default="newton"
             Approximation of the refit.
 
@@ -465,15 +470,17 @@ class GroupInfluenceMixin:
         """
         self._check_group_model(method)
         with plain_output():
-            query = self._query(X, y)  # bad queries fail before the groups' steps are computed
+            query = self._query(X, y, measure)  # bad queries fail before the groups' steps are computed
         labels, steps, moves = self._checked_steps(groups, method)
         out = self._loss_changes(query, steps, method, moves)
         if not output_is_pandas(self):
             return out
         pd = pandas()
-        return pd.DataFrame(
-            out, index=query_labels(X, out.shape[0]), columns=pd.Index(labels, name="group"), copy=False
-        )
+        columns = pd.Index(labels, name="group")
+        if out.ndim == 1:  # a functional of the whole query set
+            return pd.Series(out, index=columns, name="leave_group_out", copy=False)
+        index = query_index(self, X, out.shape[:-1])
+        return pd.DataFrame(out.reshape(len(index), -1), index=index, columns=columns, copy=False)
 
     def _loss_changes(self, query, steps, method, moves=None):
         """``ℓ(z_j, θ̂ + Δθ_G) − ℓ(z_j, θ̂)`` (newton) or ``g_jᵀ Δθ_G`` (influence), chunked by groups.
@@ -481,15 +488,12 @@ class GroupInfluenceMixin:
         With the statistics' ``moves`` the query's own features move too: its raw prediction
         by ``Θ ∂x̃_q/∂φ Δ_G = (V_q + x̃_qᵀG) Δ_G``.
         """
-        objective = self._objective
         if moves is not None:
             V, _ = self._channel_terms(query)
             moved = V + self._channel._along(query.design)  # Θ ∂x̃_q/∂φ, (n_q, K, n_stats)
         n_groups, k_out, n_col = steps.shape
         n_queries = query.raw.shape[0]
-        out = np.empty((n_queries, n_groups))
-        before = objective.loss.loss(query.targets, query.raw)
-        targets = np.expand_dims(query.targets, 1)
+        out = np.empty((1 if query.measure.functional else n_queries, n_groups))
         per_group = max(1, (2**24) // max(1, n_queries * k_out))  # ~128 MB of shifts at a time
         for start in range(0, n_groups, per_group):
             block = slice(start, min(start + per_group, n_groups))
@@ -497,10 +501,10 @@ class GroupInfluenceMixin:
             if moves is not None:
                 shift += np.einsum("qkm,gm->qgk", moved, moves[block])
             if method == "influence":
-                out[:, block] = np.einsum("qgk,qk->qg", shift, query.residuals)
-            else:
-                out[:, block] = objective.loss.loss(targets, query.raw[:, None, :] + shift) - before[:, None]
-        return out
+                out[:, block] = collapse(query, np.einsum("qgk,qk->qg", shift, query.residuals))
+            else:  # the measure (by default the loss) evaluated exactly at the moved raw predictions
+                out[:, block] = query.measure.change(query.raw[:, None, :] + shift)
+        return query.measure.finish(out)
 
     def leave_group_out_params(self, groups, *, method="newton"):
         """Predicted parameter change ``θ̂₋G − θ̂`` when every training row of a group is removed.

@@ -269,7 +269,7 @@ def parameter_names(prefix, model, n_params):
 # --- labelled results --------------------------------------------------------------------
 
 
-def _query_index(estimator, X, shape):
+def query_index(estimator, X, shape):
     """Row labels of a result of leading ``shape``: queries, or (query, class/output) for a vector measure."""
     pd = pandas()
     queries = query_labels(X, shape[0])
@@ -285,7 +285,7 @@ def _label_query_train(estimator, result, X, indices, name):
     columns = training_labels(estimator).take(rows)
     if result.ndim == 1:  # a functional of the whole query set (a callable measure): one value per training row
         return pandas().Series(result, index=columns, name=name, copy=False)
-    index = _query_index(estimator, X, result.shape[:-1])
+    index = query_index(estimator, X, result.shape[:-1])
     return pandas().DataFrame(result.reshape(len(index), -1), index=index, columns=columns, copy=False)
 
 
@@ -311,7 +311,7 @@ def _label_top(estimator, result, X, indices, name):
         if positions.ndim == 1:  # a functional of the whole query set
             result[f"{side}_labels"] = pd.Series(names, index=ranks, name=f"{side}_labels")
             continue
-        index = _query_index(estimator, X, positions.shape[:-1])
+        index = query_index(estimator, X, positions.shape[:-1])
         result[f"{side}_labels"] = pd.DataFrame(names.reshape(len(index), -1), index=index, columns=ranks)
     return result
 

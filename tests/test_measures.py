@@ -226,6 +226,39 @@ def test_class_probabilities_sum_to_one_so_their_influences_sum_to_zero(data):
         np.testing.assert_allclose(inf.influence(Xq, np.full(len(Xq), c), measure="predict_proba"), every[:, c])
 
 
+def test_leave_group_out_of_a_measure_matches_group_refits(data):
+    """Newton evaluates the measure exactly after one block-Newton step: exact for ridge predictions; a parity
+    gap of logistic regression against group refits; first order is the sum of the rows' first-order changes."""
+    X, Y, Xq, group = data["X"], data["Y"], data["Xq"], data["group"]
+    sources = np.arange(N) % 7  # seven groups of 10 rows
+    ridge = Ridge(alpha=3.0, solver="cholesky")
+    inf = InfluenceEstimator(ridge).fit(X, Y)
+    predicted = inf.leave_group_out(Xq, None, sources, measure="predict")
+    before = clone(ridge).fit(X, Y).predict(Xq)
+    expected = np.stack([clone(ridge).fit(X[sources != g], Y[sources != g]).predict(Xq) - before for g in range(7)], -1)
+    assert predicted.shape == (len(Xq), 2, 7)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-8, atol=1e-10)
+
+    y, model = data["yb"], _logistic(C=0.5)
+    inf = InfluenceEstimator(model).fit(X, y)
+
+    def gap_of(fitted):
+        p = fitted.predict_proba(Xq)[:, 1]
+        return p[group].mean() - p[~group].mean()
+
+    base = gap_of(clone(model).fit(X, y))
+    expected = np.array([gap_of(clone(model).fit(X[sources != g], y[sources != g])) - base for g in range(7)])
+    newton = inf.leave_group_out(Xq, None, sources, measure=_gap(group))
+    assert newton.shape == (7,)
+    assert _pearson(newton, expected) > 0.99
+    assert np.abs(newton - expected).max() < 0.1 * np.abs(expected).max()
+    first_order = inf.leave_group_out(Xq, None, sources, measure=_gap(group), method="influence")
+    rows = inf.leave_one_out(Xq, measure=_gap(group))
+    np.testing.assert_allclose(first_order, [rows[sources == g].sum() for g in range(7)], rtol=1e-10)
+    labelled = inf.set_output(transform="pandas").leave_group_out(Xq, None, sources, measure=_gap(group))
+    assert list(labelled.index) == list(range(7)) and labelled.index.name == "group"
+
+
 def _pearson(a, b):
     return np.corrcoef(np.ravel(a), np.ravel(b))[0, 1]
 
