@@ -21,6 +21,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import LinearDesign, row_chunks
+from ._group_weights import BalancedReweighting, balanced_classes
 from ._labels import output_is_pandas, pandas, plain_output, query_index, training_labels
 from ._losses import SquaredError
 from ._measures import collapse
@@ -153,10 +154,22 @@ class GroupInfluenceMixin:
             stationary = self._stationary_shift()
             stationary = np.zeros((k_out, n_col)) if stationary is None else stationary
             exact = isinstance(self._solver, ExactSolver)
-            full = objective.hessian(design, self._curvature, self._damping) if exact and path != "woodbury" else None
+            balanced = balanced_classes(self)
+            if balanced is not None:
+                if channel is not None:
+                    raise NotImplementedError(
+                        "leave_group_out does not follow class_weight='balanced' and the transformers' statistics "
+                        "together yet: use preprocessing='fixed', or a class_weight dict (fixed class weights)."
+                    )
+                balanced = BalancedReweighting(self, balanced, exact)
+            full = (
+                objective.hessian(design, self._curvature, self._damping)
+                if exact and path != "woodbury" and balanced is None
+                else None
+            )
         unreliable, singular = [], []
         first_order = {}  # group -> rhs Uβ, solved together below
-        woodbury = method == "newton" and (path == "woodbury" or (path == "auto"))
+        woodbury = method == "newton" and path in ("woodbury", "auto") and balanced_classes(self) is None
         for g, rows, dense, solved in self._group_batches(members, woodbury and path, n_col):
             if rows.size == 0:
                 continue
@@ -176,6 +189,14 @@ class GroupInfluenceMixin:
             # e = c_G H⁻¹q − G Δ_G (the penalty share, the statistics) and z = H⁻¹∇O(θ̂) − e
             z = stationary - extra
             large = rows.size > n_col
+            if balanced is not None:  # every row's class weight moves: see _group_weights
+                steps[g], rho = balanced.step(rows, dense, beta, objective.penalty_share_gradient() * share)
+                if not rho < 1.0 - SINGULAR_REMAINDER:
+                    steps[g] = np.nan
+                    singular.append(g)
+                elif rho > UNRELIABLE_SHARE:
+                    unreliable.append((g, rho))
+                continue
             if (path == "refactorise" or (path == "auto" and large)) and exact:
                 step, rho = self._refactorised_step(full, rows, dense, beta, z)
             elif path == "refactorise" or (path == "auto" and large):
@@ -357,8 +378,8 @@ class GroupInfluenceMixin:
         if singular:
             warnings.warn(
                 f"Removing groups {[labels[g] for g in singular][:10]} leaves a singular Hessian (the remaining rows "
-                "cannot identify every parameter); their Newton estimates are NaN. Add damping or regularisation, "
-                "or use method='influence'.",
+                "cannot identify every parameter, or, with class_weight='balanced', a class has no row left); their "
+                "Newton estimates are NaN. Add damping or regularisation, or use method='influence'.",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -407,6 +428,14 @@ class GroupInfluenceMixin:
         For estimators whose penalty scales with the data (GLMs: ``α·Σs``; SGD: ``α·n``)
         the group's share of the penalty leaves with it (to first order in the share's own
         curvature, as in :meth:`leave_one_out`).
+
+        With ``class_weight="balanced"`` the refit re-balances: every remaining row of class
+        ``c`` is re-weighted by ``ρ_c = w'_c / w_c``, a change of order ``|G|/n`` for all
+        rows; the Newton step then uses the re-weighted gradient and Hessian, formed per
+        class (exact solver) or matrix-free (CG), at ``O(p³K³)`` per group (fits without
+        ``sample_weight`` only; a weighted fit is refused). ``method="influence"`` stays the
+        sum of the rows' first-order estimates, which, as :meth:`leave_one_out`, hold the
+        class weights fixed.
 
         For a pipeline under ``preprocessing="refit"`` the answer is about refitting the
         whole pipeline: the transformers' statistics move by ``Δ_G = Σ_{i∈G} Δ_i``
