@@ -286,6 +286,19 @@ def test_balanced_class_weights_follow_the_group(name, monkeypatch):
         weighted.leave_group_out_params(groups)
 
 
+def test_balanced_class_weights_for_one_row():
+    """A group of one row under class_weight="balanced" tracks the single-row refit (leave_one_out does not)."""
+    rng, X, w = _data(n=300, p=3, seed=15)
+    y = (X[:, 0] + rng.logistic(size=len(X)) > 1.2).astype(int)
+    estimator = tight_logistic(class_weight="balanced")
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    rows = [0, 1, int(np.flatnonzero(y == 1)[0])]
+    predicted = inf.leave_group_out_params([[i] for i in rows])
+    for i, step in zip(rows, predicted):
+        d_params, _ = _refit(estimator, X, y, [i], X[:2], y[:2])
+        assert np.linalg.norm(step - d_params) < 0.02 * np.linalg.norm(d_params)
+
+
 # --- groups: forms, order, labels -----------------------------------------------------------------
 
 
