@@ -299,6 +299,17 @@ def test_balanced_class_weights_for_one_row():
         assert np.linalg.norm(step - d_params) < 0.02 * np.linalg.norm(d_params)
 
 
+def test_class_weight_dict_is_held_fixed_as_the_refit_holds_it():
+    rng, X, w = _data(n=300, p=3, seed=16)
+    y = (X @ w + rng.logistic(size=len(X)) > 1.0).astype(int)
+    estimator = tight_logistic(class_weight={0: 1.0, 1: 3.0})
+    inf = InfluenceEstimator(estimator).fit(X, y)
+    groups = [rng.choice(len(X), 15, replace=False), np.flatnonzero(y == 1)[:5]]
+    for rows, step in zip(groups, inf.leave_group_out_params(groups)):  # one step: 3–4 % off, as unweighted
+        d_params, _ = _refit(estimator, X, y, rows, X[:2], y[:2])
+        assert np.linalg.norm(step - d_params) < 0.06 * np.linalg.norm(d_params)
+
+
 # --- groups: forms, order, labels -----------------------------------------------------------------
 
 
