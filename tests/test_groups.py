@@ -399,12 +399,13 @@ def test_rank_groups_finds_a_shifted_source():
 # --- warnings and errors ------------------------------------------------------------------------
 
 
-def test_warns_when_one_step_is_unreliable():
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_warns_when_one_step_is_unreliable(solver):
     rng, X, w = _data(n=300, p=3, seed=7)
     y = (X @ w + rng.logistic(size=len(X)) > 0).astype(int)
-    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    inf = InfluenceEstimator(tight_logistic(), solver=solver).fit(X, y)
     huge = np.argsort(X @ w)[-250:]  # most of the data, all on one side
-    with pytest.warns(RuntimeWarning, match="curvature of H.*Refit clone"):
+    with pytest.warns(RuntimeWarning, match=r"Groups 0 \(0\.99\) carry .*curvature of H.*Refit clone"):
         inf.leave_group_out_params([huge, np.arange(5)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -429,6 +430,10 @@ def test_bad_groups_are_refused(ridge_fit):
     n = len(y)
     with pytest.raises(ValueError, match=r"shape \(60,\)"):
         inf.leave_group_out_params(np.zeros(n - 1))
+    with pytest.raises(ValueError, match="sortable"):
+        inf.leave_group_out_params(np.array(["a", 1] * (n // 2), dtype=object))
+    with pytest.raises(ValueError, match="missing labels"):
+        inf.leave_group_out_params(np.r_[np.zeros(n - 1), np.nan])
     with pytest.raises(ValueError, match="missing labels"):
         inf.leave_group_out_params(np.array(["a"] * (n - 1) + [None], dtype=object))
     with pytest.raises(ValueError, match=r"must lie in \[0, 60\)"):
