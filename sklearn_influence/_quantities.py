@@ -9,6 +9,7 @@ in chunks bounded by scikit-learn's ``working_memory``, and no ``n × n`` or
 
 import functools
 import numbers
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._design import row_chunks
+from ._group_weights import balanced_classes
 from ._labels import labelled, positional_indices
 from ._measures import LossMeasure, collapse, is_loss, measure_query
 from ._newton import NewtonStepMixin
@@ -166,6 +168,37 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
     def _share_pull(self, query):
         """``g_jᵀ H⁻¹ q`` for every query, with ``q = ∂(½||θ||²_mask)/∂θ``: shape (n_queries,)."""
         return np.einsum("mk,mk->m", query.residuals, query.design.dot(self._share_solution))
+
+    def _balanced_reweighting(self, method):
+        """Whether a refit without a row re-weights every other row (``class_weight="balanced"``).
+
+        The balanced weights ``n / (C n_c)`` are recomputed by the refit, an effect of the same
+        order as the row's own: Newton leave-one-out then goes through the group machinery,
+        which follows it (one row per group); first order holds the weights fixed and says so.
+        """
+        try:
+            classes = balanced_classes(self)
+        except NotImplementedError:  # weighted and balanced: the original weights are not kept
+            classes, followed = True, False
+        else:
+            followed = method == "newton"
+        if classes is None:
+            return False
+        if not followed:
+            warnings.warn(
+                "class_weight='balanced' is recomputed by a refit without a row, re-weighting every other row by "
+                "an amount as large as the row's own effect; this leave-one-out holds the class weights fixed"
+                + (
+                    " (method='newton' follows the re-weighting)."
+                    if method == "influence"
+                    else " (the fit had "
+                    "sample weights, which the re-weighting would need: fit with class_weight as a dict)."
+                )
+                + " Pass class_weight as a dict of the fitted weights to make fixed weights the question.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return followed
 
     def _channel_terms(self, query):
         """``(V_q, W_q)`` of the statistics channel for the queries (``preprocessing="refit"``), or None.
@@ -512,6 +545,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         """
         self._check_method(method)
         rows = self._training_rows(indices)
+        if self._balanced_reweighting(method):
+            return np.asarray(self.leave_group_out(X, y, [[i] for i in rows], measure=measure, method="newton"))
         query = self._query(X, y, measure)
         if method == "influence":
             out = np.empty((1 if query.measure.functional else query.raw.shape[0], len(rows)), self._design.dtype)
@@ -576,6 +611,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         """
         self._check_method(method)
         rows = self._training_rows(indices)
+        if self._balanced_reweighting(method):
+            return np.asarray(self.leave_group_out_params([[i] for i in rows], method="newton"))
         if method == "influence":
             coefficients = self._first_order_coefficients
         else:
