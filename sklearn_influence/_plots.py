@@ -147,6 +147,9 @@ class TopInfluencesDisplay:
         Training images, for ``plot(kind="images")``.
     query_image : ndarray of shape (height, width), default=None
         The query's image.
+    measure : str, default="loss"
+        What the values are the influence on (``top_influences``'s ``measure``; a callable's
+        name): "harmful" and "helpful" read "raises" and "lowers" it for another measure.
 
     Attributes
     ----------
@@ -184,7 +187,9 @@ class TopInfluencesDisplay:
         labels=None,
         images=None,
         query_image=None,
+        measure="loss",
     ):
+        self.measure = measure
         self.helpful_indices = np.asarray(helpful_indices)
         self.helpful_values = np.asarray(helpful_values)
         self.harmful_indices = np.asarray(harmful_indices)
@@ -195,7 +200,18 @@ class TopInfluencesDisplay:
 
     @classmethod
     def from_estimator(
-        cls, influence_estimator, X_query, y_query, *, k=5, images=None, query_image=None, ax=None, kind="bar", **kwargs
+        cls,
+        influence_estimator,
+        X_query,
+        y_query,
+        *,
+        k=5,
+        measure="loss",
+        images=None,
+        query_image=None,
+        ax=None,
+        kind="bar",
+        **kwargs,
     ):
         """Rank the training rows for one query with ``top_influences`` and plot.
 
@@ -209,6 +225,10 @@ class TopInfluencesDisplay:
             Its label or response.
         k : int, default=5
             Rows on each side.
+        measure : str or callable, default="loss"
+            What is measured at the query (see :meth:`InfluenceEstimator.influence`): the
+            loss, or e.g. ``"predict_proba"`` (with ``y_query`` the class) or
+            ``"decision_function"`` (``y_query`` may then be ``None``); one value per query.
         images, query_image : ndarray, default=None
             See the class parameters.
         ax, kind, **kwargs
@@ -221,7 +241,12 @@ class TopInfluencesDisplay:
         n_queries = X_query.shape[0] if hasattr(X_query, "shape") else len(X_query)
         if n_queries != 1:
             raise ValueError(f"X_query must hold exactly one query row; got {n_queries} rows.")
-        top = influence_estimator.top_influences(X_query, y_query, k=k)
+        top = influence_estimator.top_influences(X_query, y_query, k=k, measure=measure)
+        if np.ndim(top.harmful_values) != 2:
+            raise ValueError(
+                f"TopInfluencesDisplay draws one value per query; measure={measure!r} gives several (pass y_query "
+                "to choose the class, or a measure with one value per query)."
+            )
         n_train = influence_estimator._design.n_samples
         if images is not None and _num_images(images) != n_train:
             raise ValueError(
@@ -237,6 +262,7 @@ class TopInfluencesDisplay:
             labels=None if labels is None else np.asarray(labels),
             images=images,
             query_image=query_image,
+            measure=measure if isinstance(measure, str) else getattr(measure, "__name__", "measure"),
         )
         return display.plot(ax=ax, kind=kind, **kwargs)
 
@@ -274,11 +300,17 @@ class TopInfluencesDisplay:
         self.bars_ = ax.barh(positions, values, **{"color": np.where(values > 0, "tab:red", "tab:green"), **kwargs})
         ax.set_yticks(positions, names)
         ax.axvline(0, color="0.5", lw=0.8)
-        ax.set(
-            xlabel="influence on the query loss (+ harmful, − helpful)",
-            ylabel="training row",
-            title="Most harmful (red) and helpful (green) training rows",
-        )
+        if self.measure == "loss":
+            xlabel, title = (
+                "influence on the query loss (+ harmful, − helpful)",
+                "Most harmful (red) and helpful (green)",
+            )
+        else:
+            xlabel, title = (
+                f"influence on the query's {self.measure} (+ raises, − lowers)",
+                "Rows raising (red) and lowering (green) it",
+            )
+        ax.set(xlabel=xlabel, ylabel="training row", title=f"{title} training rows")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

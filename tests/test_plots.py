@@ -76,3 +76,14 @@ def test_mislabel_curve_from_estimator_with_one_score(binary_data):
     inf = InfluenceEstimator(tight_logistic()).fit(X, noisy)
     display = MislabelCurveDisplay.from_estimator(inf, np.arange(len(y)) < 20, by="training_loss")
     assert list(display.lines_) == ["training_loss"]
+
+
+def test_top_influences_display_takes_a_measure(binary_data):
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    display = TopInfluencesDisplay.from_estimator(inf, Xq[:1], None, k=3, measure="decision_function")
+    top = inf.top_influences(Xq[:1], None, k=3, measure="decision_function")
+    np.testing.assert_array_equal(display.harmful_indices, top.harmful_indices[0])
+    assert "decision_function" in display.ax_.get_xlabel()
+    with pytest.raises(ValueError, match="one value per query"):
+        TopInfluencesDisplay.from_estimator(inf, Xq[:1], None, measure="predict_proba")
