@@ -81,6 +81,8 @@ def output_is_pandas(estimator):
     ``sklearn.set_config(transform_output=...)`` decides (as ``_get_output_config`` does for
     transformers).
     """
+    if _plain.get():  # a call made inside the library: plain arrays
+        return False
     config = getattr(estimator, "_sklearn_output_config", {})
     if "transform" in config:
         return check_transform(config["transform"]) == "pandas"

@@ -179,26 +179,24 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         try:
             classes = balanced_classes(self)
         except NotImplementedError:  # weighted and balanced: the original weights are not kept
-            classes, followed = True, False
+            classes, reason = True, "the fit had sample weights, which the re-weighting would need"
         else:
-            followed = method == "newton"
+            reason = None
         if classes is None:
             return False
-        if not followed:
+        if reason is None and self._channel is not None:
+            reason = "the re-weighting is not followed together with a pipeline's statistics (preprocessing='refit')"
+        if reason is None and method == "influence":
+            reason = "method='newton' follows the re-weighting"
+        if reason is not None:
             warnings.warn(
                 "class_weight='balanced' is recomputed by a refit without a row, re-weighting every other row by "
-                "an amount as large as the row's own effect; this leave-one-out holds the class weights fixed"
-                + (
-                    " (method='newton' follows the re-weighting)."
-                    if method == "influence"
-                    else " (the fit had "
-                    "sample weights, which the re-weighting would need: fit with class_weight as a dict)."
-                )
-                + " Pass class_weight as a dict of the fitted weights to make fixed weights the question.",
+                f"an amount as large as the row's own effect; this leave-one-out holds the class weights fixed "
+                f"({reason}). Pass class_weight as a dict of the fitted weights to make fixed weights the question.",
                 UserWarning,
                 stacklevel=3,
             )
-        return followed
+        return reason is None
 
     def _channel_terms(self, query):
         """``(V_q, W_q)`` of the statistics channel for the queries (``preprocessing="refit"``), or None.

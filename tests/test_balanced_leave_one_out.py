@@ -42,3 +42,22 @@ def test_first_order_says_it_holds_the_weights_fixed(balanced):
     inf = InfluenceEstimator(model).fit(X, y)
     with pytest.warns(UserWarning, match="class_weight='balanced' is recomputed"):
         inf.leave_one_out(X[:2], y[:2], method="influence", indices=rows)
+
+
+def test_refit_pipeline_holds_the_weights_fixed_and_says_so(balanced):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, model, rows, _ = balanced
+    inf = InfluenceEstimator(make_pipeline(StandardScaler(), model)).fit(X, y)
+    with pytest.warns(UserWarning, match="not followed together with a pipeline's statistics"):
+        out = inf.leave_one_out(X[:2], y[:2], method="newton", indices=rows)
+    assert np.all(np.isfinite(out))
+
+
+def test_pandas_output_through_the_group_route(balanced):
+    X, y, model, rows, _ = balanced
+    inf = InfluenceEstimator(model).fit(X, y).set_output(transform="pandas")
+    plain = InfluenceEstimator(model).fit(X, y).leave_one_out(X[:3], None, measure="predict_proba", method="newton")
+    labelled = inf.leave_one_out(X[:3], None, measure="predict_proba", method="newton")
+    np.testing.assert_allclose(labelled.to_numpy(), plain.reshape(labelled.shape))
