@@ -327,7 +327,37 @@ class GroupInfluenceMixin:
         labels, members = self._group_members(groups)
         steps, moves, unreliable, singular = self._group_steps(members, method, path)
         self._warn_groups(labels, unreliable, singular)
+        emptied = self._emptying_groups(members)
+        if emptied:  # a refit without every row of a class is not the same model: no estimate
+            steps[emptied] = np.nan
+            warnings.warn(
+                f"Removing groups {[labels[g] for g in emptied][:10]} removes every training row of a class: a "
+                "refit could not predict that class any more (scikit-learn would refit a model with fewer classes). "
+                "Their estimates are NaN.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return labels, steps, moves
+
+    def _emptying_groups(self, members):
+        """The groups that hold every training row (of positive weight) of some class, for classifiers."""
+        if self._objective.classes is None or len(members) == 0:
+            return []
+        targets = np.asarray(self._targets).reshape(self._design.n_samples, -1)
+        if len(self._objective.classes) == 2:
+            classes = (targets[:, 0] > 0).astype(np.intp)
+        elif targets.shape[1] == 1:
+            classes = targets[:, 0].astype(np.intp)
+        else:
+            classes = np.argmax(targets, axis=1)
+        counts = np.bincount(classes[self._weights > 0], minlength=len(self._objective.classes))
+        emptied = []
+        for g, rows in enumerate(members):
+            rows = np.asarray(rows, dtype=np.intp)
+            removed = np.bincount(classes[rows[self._weights[rows] > 0]], minlength=counts.size)
+            if np.any((counts > 0) & (removed >= counts)):
+                emptied.append(g)
+        return emptied
 
     # --- public ---------------------------------------------------------------------------
     def leave_group_out(self, X, y, groups, *, measure="loss", method="newton"):

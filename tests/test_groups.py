@@ -560,3 +560,14 @@ def test_validate_leave_group_out_refits_the_whole_pipeline(scaled_pipeline):
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_group_holding_a_whole_class_is_nan_with_a_warning():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 2))
+    y = (X[:, 0] > 0.3).astype(int)
+    inf = InfluenceEstimator(tight_logistic(C=1.0)).fit(X, y)
+    groups = [np.flatnonzero(y == 1), np.arange(5)]
+    with pytest.warns(RuntimeWarning, match="removes every training row of a class"):
+        steps = inf.leave_group_out_params(groups)
+    assert np.all(np.isnan(steps[0])) and np.all(np.isfinite(steps[1]))
