@@ -334,6 +334,16 @@ def _callable(measure, public, raw, y):
         )
     if not np.all(np.isfinite(value)):
         raise ValueError(f"measure={measure!r} returned non-finite values at the fitted model's predictions.")
+    if not functional and n_rows > 1:  # one value per query must come from that query's predictions alone
+        nudged = np.array(raw, dtype=float, copy=True)
+        nudged[0] += 1e-3 * (1.0 + np.abs(nudged[0]))
+        others = np.asarray(call(nudged), dtype=float)[1:] - value[1:]
+        if np.any(np.abs(others) > 1e-10 * (1.0 + np.abs(value[1:]))):
+            raise ValueError(
+                f"measure={measure!r} returns one value per query, but query 0's predictions move the values of "
+                "other queries: a per-query measure must be computed row by row (each value from its own row of "
+                "F). For a quantity of the whole query set (a mean, a gap between groups), return a single number."
+            )
 
     def values(f):
         return call(f)

@@ -437,6 +437,7 @@ def test_measure_errors_are_clear(data):
         classifier.influence(Xq, 1, measure=lambda F, y: F[:, 0] * y)
     with pytest.raises(ValueError, match=r"returned shape \(12, 1\)"):
         classifier.influence(Xq, measure=lambda F: F)
+
     def assigned(F):  # in-place assignment: autograd cannot follow it
         out = np.zeros(len(F))
         out[:] = F[:, 0]
@@ -444,6 +445,7 @@ def test_measure_errors_are_clear(data):
 
     with pytest.raises(TypeError, match="autograd.numpy"):
         classifier.influence(Xq, measure=assigned)
+
     def squared(theta, X, y):
         return (X @ theta[:-1] + theta[-1] - y) ** 2
 
@@ -454,3 +456,10 @@ def test_measure_errors_are_clear(data):
     X_copy = Xq.copy()
     classifier.influence(Xq, measure="predict_proba")
     np.testing.assert_array_equal(Xq, X_copy)
+
+
+def test_a_per_query_measure_mixing_rows_is_refused(data):
+    inf = InfluenceEstimator(Ridge(alpha=1.0)).fit(data["X"], data["response"])
+    with pytest.raises(ValueError, match="must be computed row by row"):
+        inf.influence(data["Xq"], measure=lambda F: F[:, 0] - anp.mean(F[:, 0]))
+    assert inf.influence(data["Xq"], measure=lambda F: anp.mean(F[:, 0])).shape == (len(data["X"]),)  # a functional
