@@ -71,7 +71,8 @@ class LeaveOneOutDisplay:
             Where to draw; a new figure when ``None``.
         **validate_params : dict
             ``n_top``, ``n_random``, ``method``, ``random_state``, ``sample_weight``,
-            ``n_jobs``, ``verbose``.
+            ``n_jobs``, ``verbose``, ``measure`` (what is compared at the queries; the loss
+            by default).
 
         Returns
         -------
@@ -81,6 +82,8 @@ class LeaveOneOutDisplay:
         display = cls(
             predicted=check.predicted, actual=check.actual, pearson=check.pearson, noise_floor=check.noise_floor
         )
+        measure = validate_params.get("measure", "loss")
+        display.quantity = measure if isinstance(measure, str) else getattr(measure, "__name__", "measure")
         return display.plot(ax=ax)
 
     def plot(self, ax=None, **kwargs):
@@ -107,7 +110,7 @@ class LeaveOneOutDisplay:
         ax.set(
             xlim=(-limit, limit),
             ylim=(-limit, limit),
-            xlabel="actual change of the query loss (refit)",
+            xlabel=f"actual change of the query {getattr(self, 'quantity', 'loss')} (refit)",
             ylabel="predicted change",
             title=f"Leave-one-out: Pearson {self.pearson:.3f}",
         )

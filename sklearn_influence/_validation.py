@@ -18,6 +18,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, column_or_1d
 
 from ._labels import plain_results
+from ._measures import is_loss
 from ._progress import progress
 
 _METHODS = ("auto", "influence", "newton")
@@ -143,7 +144,7 @@ def _take(values, rows):
     return values.iloc[rows] if hasattr(values, "iloc") else values[rows]
 
 
-def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query, y_query, keep):
+def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query, y_query, keep, measure="loss"):
     """Per-sample query losses of ``clone(template)`` refitted on the rows ``keep``.
 
     The loss is the one the influence estimator uses (its smoothing included), read from
@@ -164,6 +165,13 @@ def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query,
         model, y_rows, np.ones(rows.size) if weights is None else weights[rows], smoothing
     )
     Xq = check_array(X_query if prefix is None else prefix.transform(X_query), accept_sparse="csr", dtype=np.float64)
+    if not is_loss(measure):  # what the user measures, at the refitted model's predictions
+        from ._measures import measure_query
+
+        def labels(values, n_rows):
+            return column_or_1d(values) if objective.classes is not None else np.asarray(values)
+
+        return np.atleast_1d(measure_query(measure, objective, Xq, y_query, None, labels)[0].before)
     y_query = np.asarray(y_query)
     if objective.classes is not None and y_query.ndim == 2 and y_query.shape[1] == 1:
         y_query = y_query.ravel()
@@ -186,6 +194,7 @@ def validate_leave_one_out(
     sample_weight=None,
     n_jobs=None,
     verbose=0,
+    measure="loss",
 ):
     """Compare predicted leave-one-out changes of the query losses with actual refits.
 
@@ -246,6 +255,10 @@ def validate_leave_one_out(
         Refits run in parallel through joblib.
     verbose : int, default=0
         Report the progress of the refits.
+    measure : str or callable, default="loss"
+        What is compared at the queries (see :meth:`InfluenceEstimator.leave_one_out`): the
+        mean over the queries (and components) of the measure's predicted change against its
+        change in each refit, the measure computed from the refitted model's own predictions.
 
     Returns
     -------
@@ -294,18 +307,29 @@ def validate_leave_one_out(
         X_refit_query = X_query
     weight_parameter = _weight_parameter(template)
 
-    predicted_all = influence_estimator.leave_one_out(X_query, y_query, method=method).mean(axis=0)
+    changes = influence_estimator.leave_one_out(X_query, y_query, measure=measure, method=method)
+    if np.ndim(changes) == 3:
+        raise ValueError(
+            f"validate_leave_one_out compares one value per query; measure={measure!r} gives several (every class's "
+            "probability, every output): pass y_query to choose one, or a callable returning one value per query."
+        )
+    predicted_all = np.asarray(changes).reshape(-1, n).mean(axis=0)  # mean over queries (and components)
     top = np.argsort(-np.abs(predicted_all))[: min(n_top, n)]
     rest = np.setdiff1d(np.arange(n), top)
     rng = check_random_state(random_state)
     extra = rng.choice(rest, size=min(n_random, rest.size), replace=False) if rest.size else rest
     rows = np.concatenate([top, extra]).astype(np.intp)
 
-    base = influence_estimator.loss(X_query, y_query).mean()
+    if is_loss(measure):
+        base = influence_estimator.loss(X_query, y_query).mean()
+    else:
+        base = np.mean(influence_estimator._query(X_query, y_query, measure).measure.before)
     masks = [np.arange(n) != i for i in rows] + [np.ones(n, dtype=bool)]
     smoothing = _fitted_smoothing(influence_estimator)
     jobs = (
-        delayed(_refit_losses)(template, X, y, weights, weight_parameter, smoothing, X_refit_query, y_query, keep)
+        delayed(_refit_losses)(
+            template, X, y, weights, weight_parameter, smoothing, X_refit_query, y_query, keep, measure
+        )
         for keep in masks
     )
     losses = Parallel(n_jobs=n_jobs)(progress(jobs, total=len(masks), description="refits", verbose=verbose))

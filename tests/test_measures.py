@@ -463,3 +463,23 @@ def test_a_per_query_measure_mixing_rows_is_refused(data):
     with pytest.raises(ValueError, match="must be computed row by row"):
         inf.influence(data["Xq"], measure=lambda F: F[:, 0] - anp.mean(F[:, 0]))
     assert inf.influence(data["Xq"], measure=lambda F: anp.mean(F[:, 0])).shape == (len(data["X"]),)  # a functional
+
+
+def test_validate_leave_one_out_with_a_measure_against_refits(data):
+    from sklearn_influence import validate_leave_one_out
+
+    inf = InfluenceEstimator(LogisticRegression(solver="newton-cholesky", tol=1e-12)).fit(data["X"], data["yb"])
+    check = validate_leave_one_out(
+        inf, data["X"], data["yb"], data["Xq"], data["ybq"], n_top=6, n_random=3, random_state=0,
+        measure="predict_proba",
+    )  # fmt: skip
+    # actual: the probability of y from each refit's predict_proba, computed here by hand
+    base = inf.predict_proba(data["Xq"])[np.arange(len(data["ybq"])), data["ybq"]].mean()
+    for i, actual in zip(check.rows[:3], check.actual[:3]):
+        keep = np.arange(len(data["yb"])) != i
+        refit = clone(inf.estimator_).fit(data["X"][keep], data["yb"][keep])
+        expected = refit.predict_proba(data["Xq"])[np.arange(len(data["ybq"])), data["ybq"]].mean() - base
+        assert actual == pytest.approx(expected, rel=1e-8, abs=1e-12)
+    assert check.pearson > 0.99
+    with pytest.raises(ValueError, match="one value per query"):
+        validate_leave_one_out(inf, data["X"], data["yb"], data["Xq"], None, measure="predict_proba")
