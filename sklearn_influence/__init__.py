@@ -10,8 +10,10 @@ from ._custom import AutogradModel
 from ._diagnostics_plots import ResidualsLeverageDisplay
 from ._estimator import InfluenceEstimator
 from ._group_validation import validate_leave_group_out
+from ._loo_predictions import loo_decision_function, loo_predict, loo_predict_interval, loo_predict_proba
 from ._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
 from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
+from ._search_loo import LeaveOneOutSearchCV
 from ._svm import SmoothHingeClassifier
 from ._validation import validate_leave_one_out
 
@@ -21,6 +23,11 @@ __all__ = [
     "AutogradModel",
     "InfluenceEstimator",
     "LeaveOneOutDisplay",
+    "LeaveOneOutSearchCV",
+    "loo_decision_function",
+    "loo_predict",
+    "loo_predict_interval",
+    "loo_predict_proba",
     "MislabelCurveDisplay",
     "SmoothHingeClassifier",
     "TopInfluencesDisplay",

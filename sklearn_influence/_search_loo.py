@@ -1,0 +1,383 @@
+"""``LeaveOneOutSearchCV``: a grid search whose leave-one-out (or K-fold) refits are Newton steps from one fit."""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from numpy.ma import MaskedArray
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils._tags import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _num_samples, check_is_fitted
+
+from ._estimator import InfluenceEstimator
+from ._loo_predictions import loo_response
+from ._losses import SquaredError
+
+#: Leverage above which one Newton step is flagged as less reliable (non-least-squares models).
+HIGH_LEVERAGE = 0.5
+
+
+class _FixedResponses(BaseEstimator):
+    """An estimator-like object whose responses are given (leave-one-out or held-out-fold ones).
+
+    Scikit-learn scorers call ``predict`` / ``predict_proba`` / ``decision_function`` on it;
+    each returns the stored responses for the rows it stands for (``X`` is only counted).
+    """
+
+    def __init__(self, source, compute):
+        self.source = source
+        self.compute = compute
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = get_tags(self.source).estimator_type
+        return tags
+
+    @property
+    def classes_(self):
+        return self.source.classes_
+
+    def _get(self, name, X):
+        values = self.compute(name)
+        if _num_samples(X) != values.shape[0]:
+            raise ValueError(f"expected the {values.shape[0]} rows these responses stand for; got {_num_samples(X)}.")
+        return values
+
+    def predict(self, X):
+        return self._get("predict", X)
+
+    @available_if(lambda self: hasattr(self.source, "predict_proba"))
+    def predict_proba(self, X):
+        return self._get("predict_proba", X)
+
+    @available_if(lambda self: hasattr(self.source, "decision_function"))
+    def decision_function(self, X):
+        return self._get("decision_function", X)
+
+
+def _cached(function):
+    cache = {}
+
+    def compute(name):
+        if name not in cache:
+            cache[name] = function(name)
+        return cache[name]
+
+    return compute
+
+
+def _best_has(attr):
+    def check(self):
+        if hasattr(self, "best_estimator_"):
+            return hasattr(self.best_estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """Grid search scored by leave-one-out (or K-fold) from one fit per candidate.
+
+    A drop-in for :class:`~sklearn.model_selection.GridSearchCV`: each candidate is fitted
+    once on all the data, wrapped in :class:`InfluenceEstimator`, and every held-out
+    prediction comes from a Newton step instead of a refit:
+
+    - ``cv=None``: leave-one-out. Row ``i``'s prediction is ``f(x_i; θ̂₋ᵢ)`` with
+      ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i`` (:func:`loo_predict`), exact for least squares.
+      The scorer is evaluated once on the pooled leave-one-out predictions, as ``RidgeCV``
+      does: for a mean of per-row scores (error, accuracy, log-loss) that is
+      ``GridSearchCV(cv=LeaveOneOut())``'s ``mean_test_score``; for ROC AUC, R² and other
+      non-decomposable scores it is the score of the pooled predictions (``GridSearchCV``
+      cannot score one held-out row). ``std_test_score`` is NaN (no per-fold spread).
+    - a splitter or an int (``KFold``, ``StratifiedKFold``, ``GroupKFold``, ...): each fold's
+      refit is the block-Newton step of :meth:`InfluenceEstimator.leave_group_out`,
+      ``θ̂₋G − θ̂ ≈ (H − Σ_G s_i ∇²ℓ_i)⁻¹ Σ_G s_i g_i`` (exact for least squares), and the
+      scorer is evaluated per fold, as ``GridSearchCV`` does.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A model :class:`InfluenceEstimator` supports (or a pipeline ending in one).
+    param_grid : dict or list of dicts
+        As ``GridSearchCV``'s.
+    scoring : str, callable or None, default=None
+        One scikit-learn scorer (``check_scoring``); ``None``: the estimator's ``score``
+        (accuracy for classifiers, R² for regressors, as every supported model defines it).
+    method : {"newton", "influence"}, default="newton"
+        Approximation of each refit.
+    cv : int, cross-validation generator or None, default=None
+        ``None``: leave-one-out; otherwise as ``GridSearchCV``'s ``cv``.
+    refit : bool, default=True
+        Refit the best candidate on all the data into ``best_estimator_``.
+    preprocessing : {"refit", "fixed"}, default="refit"
+        For pipelines, as :class:`InfluenceEstimator`: ``"refit"`` answers about refitting the
+        whole pipeline.
+    n_jobs : int, default=None
+        Passed to each :class:`InfluenceEstimator`.
+    verbose : int, default=0
+        Print one line per candidate when positive.
+
+    Attributes
+    ----------
+    cv_results_ : dict of ndarrays
+        ``GridSearchCV``'s keys (``params``, ``param_<name>`` as masked arrays,
+        ``mean_fit_time``, ``std_fit_time``, ``mean_score_time``, ``std_score_time``,
+        ``split<k>_test_score`` for K-fold, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score``) plus per-candidate diagnostics ``max_leverage`` (largest
+        ``h_i = s_i a_i x̃_iᵀ H⁻¹ x̃_i``; for several outputs the largest eigenvalue of
+        ``s_i A_i M_i``) and ``fraction_high_leverage`` (rows with ``h_i > 0.5``, where one
+        Newton step is less reliable for models other than least squares).
+    best_index_, best_params_, best_score_ : int, dict, float
+    best_estimator_ : estimator
+        ``refit=True`` only.
+    n_splits_ : int
+        ``n_samples`` for leave-one-out, the number of folds otherwise.
+    refit_time_ : float
+    scorer_ : callable
+    n_features_in_, feature_names_in_, classes_
+        From ``best_estimator_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn_influence import LeaveOneOutSearchCV
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> search = LeaveOneOutSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0]}).fit(X, y)
+    >>> search.n_splits_
+    442
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        method="newton",
+        cv=None,
+        refit=True,
+        preprocessing="refit",
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.scoring = scoring
+        self.method = method
+        self.cv = cv
+        self.refit = refit
+        self.preprocessing = preprocessing
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags.sparse = inner.input_tags.sparse
+        return tags
+
+    def _check_params(self):
+        if self.method not in ("newton", "influence"):
+            raise ValueError(f"method must be 'newton' or 'influence'; got method={self.method!r}.")
+        if not isinstance(self.refit, bool | np.bool_):
+            raise ValueError(
+                f"refit must be True or False (one scorer: the best candidate is the highest score); "
+                f"got refit={self.refit!r}."
+            )
+        if isinstance(self.scoring, list | tuple | set | dict):
+            raise ValueError(
+                f"scoring must be one scorer (a string, a callable or None); got scoring={self.scoring!r}. "
+                "Run one search per metric."
+            )
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be a non-negative integer; got verbose={self.verbose!r}.")
+
+    def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
+        """Fit every candidate once, score it by leave-one-out (or K-fold) Newton steps, refit the best.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Fit weights (the scorer is unweighted, as in ``GridSearchCV`` by default).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter (``GroupKFold``).
+        **fit_params : dict
+            Further parameters of the estimator's ``fit``.
+
+        Returns
+        -------
+        self : LeaveOneOutSearchCV
+        """
+        self._check_params()
+        candidates = list(ParameterGrid(self.param_grid))
+        # the supported models' own score is ClassifierMixin's accuracy or RegressorMixin's R²
+        default = "accuracy" if is_classifier(self.estimator) else "r2"
+        scorer = check_scoring(self.estimator, scoring=default if self.scoring is None else self.scoring)
+        n = _num_samples(X)
+        folds = None
+        if self.cv is not None:
+            splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+            folds = [test for _, test in splitter.split(X, y, groups)]
+        n_splits = n if folds is None else len(folds)
+        fit_times, score_times, scores, split_scores, max_lev, frac_high, exact = [], [], [], [], [], [], []
+        for index, params in enumerate(candidates):
+            start = time.perf_counter()
+            model = clone(self.estimator).set_params(**params)
+            inf = InfluenceEstimator(model, preprocessing=self.preprocessing, n_jobs=self.n_jobs)
+            inf.fit(X, y, sample_weight=sample_weight, **fit_params)
+            fit_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            if folds is None:
+                loo = _cached(lambda name, inf=inf: loo_response(inf, X, name, method=self.method))
+                responses = _FixedResponses(inf, loo)
+                per_split = [scorer(responses, X, y)]
+            else:
+                per_split = [self._fold_score(inf, scorer, X, y, test) for test in folds]
+            score_times.append(time.perf_counter() - start)
+            split_scores.append(per_split)
+            scores.append(float(np.mean(per_split)))
+            leverage = _leverage(inf)
+            max_lev.append(float(np.max(leverage)))
+            frac_high.append(float(np.mean(leverage > HIGH_LEVERAGE)))
+            exact.append(isinstance(inf._objective.loss, SquaredError))
+            if self.verbose:
+                print(f"[LeaveOneOutSearchCV] {index + 1}/{len(candidates)} {params}: score={scores[-1]:.6g}")
+        self.cv_results_ = self._results(candidates, fit_times, score_times, scores, split_scores, folds is None)
+        self.cv_results_["max_leverage"] = np.array(max_lev)
+        self.cv_results_["fraction_high_leverage"] = np.array(frac_high)
+        self._warn_leverage([0.0 if e else f for f, e in zip(frac_high, exact)])
+        self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
+        self.best_params_ = candidates[self.best_index_]
+        self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
+        self.n_splits_ = n_splits
+        self.scorer_ = scorer
+        self.multimetric_ = False
+        if self.refit:
+            start = time.perf_counter()
+            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
+            if sample_weight is not None:
+                from ._estimator import _sample_weight_key
+
+                fit_params = {**fit_params, _sample_weight_key(self.best_estimator_): sample_weight}
+            self.best_estimator_.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - start
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(self.best_estimator_, attr):
+                    setattr(self, attr, getattr(self.best_estimator_, attr))
+        return self
+
+    def _fold_score(self, inf, scorer, X, y, test):
+        """The scorer on fold ``test``'s rows, predicted by the block-Newton refit without them."""
+        X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+
+        def compute(name):
+            if name == "predict" and is_classifier(inf.estimator_):
+                inner = "decision_function" if hasattr(inf, "decision_function") else "predict_proba"
+                values = compute(inner)
+                return inf.classes_[(values > 0).astype(int) if values.ndim == 1 else np.argmax(values, axis=1)]
+            base = np.asarray(getattr(inf, name)(X_test), dtype=float)
+            change = np.asarray(inf.leave_group_out(X_test, None, [test], measure=name, method=self.method))
+            return base + change[..., 0].reshape(base.shape)
+
+        return scorer(_FixedResponses(inf, _cached(compute)), X_test, y_test)
+
+    def _results(self, candidates, fit_times, score_times, scores, split_scores, loo):
+        n_candidates = len(candidates)
+        results = {
+            "mean_fit_time": np.array(fit_times),
+            "std_fit_time": np.zeros(n_candidates),
+            "mean_score_time": np.array(score_times),
+            "std_score_time": np.zeros(n_candidates),
+        }
+        names = sorted({name for params in candidates for name in params})
+        for name in names:
+            column = MaskedArray(np.empty(n_candidates, dtype=object), mask=True)
+            for i, params in enumerate(candidates):
+                if name in params:
+                    column[i] = params[name]
+            results[f"param_{name}"] = column
+        results["params"] = candidates
+        split_scores = np.array(split_scores, dtype=float)
+        if not loo:
+            for k in range(split_scores.shape[1]):
+                results[f"split{k}_test_score"] = split_scores[:, k]
+        mean = np.array(scores, dtype=float)
+        results["mean_test_score"] = mean
+        results["std_test_score"] = np.full(n_candidates, np.nan) if loo else split_scores.std(axis=1)
+        finite = np.where(np.isnan(mean), -np.inf, mean)
+        results["rank_test_score"] = rankdata(-finite, method="min").astype(np.int32)
+        return results
+
+    def _warn_leverage(self, frac_high):
+        if any(f > 0 for f in frac_high) and self.cv is None:
+            worst = int(np.argmax(frac_high))
+            warnings.warn(
+                f"{100 * frac_high[worst]:.1f}% of the rows have leverage > {HIGH_LEVERAGE} for candidate "
+                f"{self.cv_results_['params'][worst]}: one Newton step is less reliable there for models other "
+                "than least squares. Check it against refits (GridSearchCV(cv=LeaveOneOut()) on a subsample) "
+                "or use a larger penalty.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    # --- delegation to best_estimator_, as GridSearchCV -------------------------
+    def _check_refit(self, name):
+        check_is_fitted(self)
+        if not self.refit:
+            raise AttributeError(f"{name} is available only after refitting on the best parameters (refit=True).")
+
+    @available_if(_best_has("predict"))
+    def predict(self, X):
+        self._check_refit("predict")
+        return self.best_estimator_.predict(X)
+
+    @available_if(_best_has("predict_proba"))
+    def predict_proba(self, X):
+        self._check_refit("predict_proba")
+        return self.best_estimator_.predict_proba(X)
+
+    @available_if(_best_has("decision_function"))
+    def decision_function(self, X):
+        self._check_refit("decision_function")
+        return self.best_estimator_.decision_function(X)
+
+    def score(self, X, y):
+        """``scorer_`` of ``best_estimator_`` on ``X, y``."""
+        self._check_refit("score")
+        return self.scorer_(self.best_estimator_, X, y)
+
+    @property
+    def classes_(self):
+        self._check_refit("classes_")
+        return self.best_estimator_.classes_
+
+
+def _leverage(inf):
+    """``h_i = s_i a_i x̃_iᵀ H⁻¹ x̃_i`` (largest eigenvalue of ``s_i A_i M_i`` for several outputs)."""
+    objective, design = inf._objective, inf._design
+    out = np.empty(design.n_samples)
+    step = max(1, 2**20 // max(1, objective.n_outputs**2 * objective.n_columns))
+    for start in range(0, design.n_samples, step):
+        rows = np.arange(start, min(start + step, design.n_samples))
+        quad = inf._solver.quadratic_forms(design.take(rows))
+        curvature = objective.loss.hessian(inf._targets[rows], inf._raw[rows])
+        s = inf._weights[rows]
+        if objective.separable:
+            curv = curvature if curvature.ndim == 1 else curvature[:, 0]
+            quad = quad if quad.ndim == 1 else quad[:, 0]
+            out[rows] = s * curv * quad
+        else:
+            out[rows] = s * np.max(np.linalg.eigvals(np.einsum("ikl,ilm->ikm", curvature, quad)).real, axis=1)
+    return out

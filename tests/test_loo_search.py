@@ -1,0 +1,258 @@
+"""Leave-one-out predictions, LeaveOneOutSearchCV and jackknife+ intervals (issue 13), against refits by hand,
+scikit-learn's GridSearchCV / cross_val_predict / RidgeCV, and ridge's closed form."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier, RidgeCV
+from sklearn.metrics import log_loss, make_scorer
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    LeaveOneOut,
+    StratifiedKFold,
+    cross_val_predict,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_influence import (
+    InfluenceEstimator,
+    LeaveOneOutSearchCV,
+    loo_decision_function,
+    loo_predict,
+    loo_predict_interval,
+    loo_predict_proba,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 4)) * [1.0, 3.0, 0.5, 2.0] + 1.0
+    y_reg = X @ [1.0, -0.5, 2.0, 0.3] + rng.standard_normal(50)
+    y_bin = (X[:, 0] - 0.3 * X[:, 1] + rng.standard_normal(50) > 1.0).astype(int)
+    y_multi = np.digitize(X[:, 0] + 0.5 * rng.standard_normal(50), [0.5, 1.5])
+    return X, y_reg, y_bin, y_multi
+
+
+def _refit_loo(estimator, X, y, method="predict", sample_weight=None):
+    """Actual leave-one-out refits, one per row (the reference)."""
+    params = None if sample_weight is None else {"sample_weight": sample_weight}
+    return cross_val_predict(clone(estimator), X, y, cv=LeaveOneOut(), method=method, params=params)
+
+
+# --- leave-one-out predictions ---------------------------------------------------------------------------
+def test_ridge_loo_predictions_equal_refits_closed_form_and_ridgecv(data):
+    X, y, _, _ = data
+    alpha = 0.7
+    got = loo_predict(Ridge(alpha=alpha), X, y)
+    np.testing.assert_allclose(got, _refit_loo(Ridge(alpha=alpha), X, y), rtol=0, atol=1e-8)
+    # closed form: y_i − e_i / (1 − h_ii) on the design [X, 1] with the intercept unpenalised
+    Z = np.column_stack([X, np.ones(len(X))])
+    H = Z.T @ Z + np.diag([alpha] * X.shape[1] + [0.0])
+    h = np.einsum("ij,ji->i", Z, np.linalg.solve(H, Z.T))
+    residual = y - Z @ np.linalg.solve(H, Z.T @ y)
+    np.testing.assert_allclose(got, y - residual / (1 - h), rtol=0, atol=1e-8)
+    ridge_cv = RidgeCV(alphas=[alpha], store_cv_results=True).fit(X, y)  # squared LOO errors
+    np.testing.assert_allclose((y - got) ** 2, ridge_cv.cv_results_[:, 0], rtol=1e-8, atol=1e-10)
+
+
+def test_weighted_multioutput_ridge_and_ridge_classifier_equal_refits(data):
+    X, y, _, y_multi = data
+    weights = np.linspace(0.5, 2.0, len(X))
+    Y = np.column_stack([y, np.sin(y)])
+    got = loo_predict(Ridge(alpha=0.3), X, Y, sample_weight=weights)
+    np.testing.assert_allclose(got, _refit_loo(Ridge(alpha=0.3), X, Y, sample_weight=weights), atol=1e-8)
+    got = loo_decision_function(RidgeClassifier(alpha=2.0), X, y_multi)
+    expected = _refit_loo(RidgeClassifier(alpha=2.0), X, y_multi, "decision_function")
+    np.testing.assert_allclose(got, expected, atol=1e-8)
+    assert np.array_equal(
+        loo_predict(RidgeClassifier(alpha=2.0), X, y_multi), _refit_loo(RidgeClassifier(alpha=2.0), X, y_multi)
+    )
+
+
+@pytest.mark.parametrize("target", ["binary", "multinomial"])
+def test_logistic_loo_probabilities_within_tolerance_of_refits(data, target):
+    X, _, y_bin, y_multi = data
+    y = y_bin if target == "binary" else y_multi
+    model = LogisticRegression(C=1.0, tol=1e-12)
+    got = loo_predict_proba(model, X, y)
+    expected = _refit_loo(model, X, y, "predict_proba")
+    # one Newton step: stated tolerance 2e-2 in any probability, 2e-3 on average (n = 50, p = 4)
+    assert np.abs(got - expected).max() < 2e-2
+    assert np.abs(got - expected).mean() < 2e-3
+    assert (loo_predict(model, X, y) == _refit_loo(model, X, y)).mean() >= 0.96
+
+
+def test_fitted_influence_estimator_is_used_as_is_and_checked(data):
+    X, y, _, _ = data
+    inf = InfluenceEstimator(Ridge(alpha=0.7)).fit(X, y)
+    np.testing.assert_allclose(loo_predict(inf, X), loo_predict(Ridge(alpha=0.7), X, y), atol=1e-12)
+    with pytest.raises(ValueError, match="trained on 50"):
+        loo_predict(inf, X[:10])
+    with pytest.raises(ValueError, match="method must be"):
+        loo_predict(Ridge(), X, y, method="exact")
+    with pytest.raises(ValueError, match="y is required"):
+        loo_predict(Ridge(), X)
+
+
+def test_pipeline_fixed_equals_refits_of_the_last_step_and_refit_is_close_to_pipeline_refits(data):
+    X, y, _, _ = data
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=0.7))
+    fixed = loo_predict(InfluenceEstimator(pipe, preprocessing="fixed"), X, y)
+    Xt = StandardScaler().fit_transform(X)
+    np.testing.assert_allclose(fixed, _refit_loo(Ridge(alpha=0.7), Xt, y), atol=1e-8)
+    refit = loo_predict(InfluenceEstimator(pipe), X, y)
+    expected = _refit_loo(pipe, X, y)  # the whole pipeline refitted: the scaler's statistics move too
+    assert np.abs(refit - expected).max() < 1e-3 * np.abs(expected).max()
+
+
+# --- LeaveOneOutSearchCV ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "estimator, grid, target, scoring",
+    [
+        (Ridge(), {"alpha": [0.01, 1.0, 30.0]}, "reg", "neg_mean_squared_error"),
+        (Ridge(), {"alpha": [0.01, 1.0], "fit_intercept": [True, False]}, "reg", "neg_mean_absolute_error"),
+        (LinearRegression(), {"fit_intercept": [True, False]}, "reg", "neg_mean_squared_error"),
+        (RidgeClassifier(), {"alpha": [0.01, 1.0, 30.0]}, "multi", "accuracy"),
+    ],
+)
+def test_least_squares_search_equals_grid_search_with_leave_one_out(data, estimator, grid, target, scoring):
+    X, y_reg, _, y_multi = data
+    y = y_reg if target == "reg" else y_multi
+    ours = LeaveOneOutSearchCV(estimator, grid, scoring=scoring).fit(X, y)
+    reference = GridSearchCV(estimator, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=0, atol=1e-8
+    )
+    assert ours.best_params_ == reference.best_params_ and ours.n_splits_ == reference.n_splits_ == len(X)
+    for key in ("params", "mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "std_test_score"):
+        assert key in ours.cv_results_
+    for key in [k for k in reference.cv_results_ if k.startswith("param_")]:
+        assert list(ours.cv_results_[key]) == list(reference.cv_results_[key])
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], reference.cv_results_["rank_test_score"])
+    np.testing.assert_allclose(ours.predict(X), reference.best_estimator_.predict(X), atol=1e-10)
+
+
+def test_ridge_search_picks_ridgecv_alpha_and_reports_its_leverage(data):
+    X, y, _, _ = data
+    alphas = [0.01, 0.3, 3.0, 30.0, 300.0]
+    ours = LeaveOneOutSearchCV(Ridge(), {"alpha": alphas}, scoring="neg_mean_squared_error").fit(X, y)
+    assert ours.best_params_["alpha"] == RidgeCV(alphas=alphas).fit(X, y).alpha_
+    Z = np.column_stack([X, np.ones(len(X))])
+    for alpha, max_leverage in zip(alphas, ours.cv_results_["max_leverage"]):
+        H = Z.T @ Z + np.diag([alpha] * X.shape[1] + [0.0])
+        assert max_leverage == pytest.approx(np.einsum("ij,ji->i", Z, np.linalg.solve(H, Z.T)).max(), rel=1e-8)
+
+
+def test_logistic_search_within_one_percent_of_leave_one_out_refits():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120, 4))
+    y_bin = (X[:, 0] - 0.5 * X[:, 1] + rng.standard_normal(120) > 0).astype(int)
+    y_multi = np.digitize(X[:, 0] + 0.5 * X[:, 2] + 0.7 * rng.standard_normal(120), [-0.5, 0.5])
+    grid = {"C": [0.03, 0.3, 3.0]}
+    for y in (y_bin, y_multi):
+        labels = np.unique(y)
+        scoring = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=labels)
+        model = LogisticRegression(tol=1e-12)
+        ours = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y)
+        reference = GridSearchCV(model, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+        np.testing.assert_allclose(
+            ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-2
+        )
+        assert ours.best_index_ == reference.best_index_
+
+
+def test_roc_auc_is_scored_on_the_pooled_leave_one_out_probabilities(data):
+    from sklearn.metrics import roc_auc_score
+
+    X, _, y, _ = data
+    model = LogisticRegression(C=0.3, tol=1e-12)
+    ours = LeaveOneOutSearchCV(model, {"C": [0.3]}, scoring="roc_auc").fit(X, y)
+    pooled = roc_auc_score(y, _refit_loo(model, X, y, "predict_proba")[:, 1])
+    assert ours.best_score_ == pytest.approx(pooled, abs=0.01)
+    assert np.isnan(ours.cv_results_["std_test_score"]).all()
+
+
+@pytest.mark.parametrize(
+    "estimator, target, cv",
+    [
+        (Ridge(), "reg", KFold(5, shuffle=True, random_state=0)),
+        (Ridge(), "reg", GroupKFold(5)),
+        (RidgeClassifier(), "multi", StratifiedKFold(4)),
+    ],
+    ids=["KFold", "GroupKFold", "StratifiedKFold"],
+)
+def test_kfold_least_squares_equals_grid_search(data, estimator, target, cv):
+    X, y_reg, _, y_multi = data
+    y = y_reg if target == "reg" else y_multi
+    groups = np.arange(len(X)) % 7
+    grid = {"alpha": [0.01, 1.0, 30.0]}
+    scoring = "neg_mean_squared_error" if target == "reg" else "accuracy"
+    groups = groups if isinstance(cv, GroupKFold) else None
+    ours = LeaveOneOutSearchCV(estimator, grid, scoring=scoring, cv=cv).fit(X, y, groups=groups)
+    reference = GridSearchCV(estimator, grid, scoring=scoring, cv=cv).fit(X, y, groups=groups)
+    for key in [k for k in reference.cv_results_ if "test_score" in k and not k.startswith("rank")]:
+        np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=0, atol=1e-8)
+    assert ours.best_index_ == reference.best_index_ and ours.n_splits_ == reference.n_splits_
+
+
+def test_kfold_logistic_within_stated_tolerance(data):
+    X, _, y, _ = data
+    grid = {"C": [0.03, 0.3, 3.0]}
+    cv = StratifiedKFold(10)
+    ours = LeaveOneOutSearchCV(LogisticRegression(tol=1e-12), grid, scoring="neg_log_loss", cv=cv).fit(X, y)
+    reference = GridSearchCV(LogisticRegression(tol=1e-12), grid, scoring="neg_log_loss", cv=cv).fit(X, y)
+    # block-Newton, 10 % of the rows per fold: within 3 % of the refits' mean log-loss
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=0.03)
+    assert ours.best_index_ == reference.best_index_
+
+
+def test_search_refuses_bad_parameters(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="scoring must be one scorer"):
+        LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, scoring=["r2", "neg_mean_squared_error"]).fit(X, y)
+    with pytest.raises(ValueError, match="method must be"):
+        LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, method="exact").fit(X, y)
+    search = LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, refit=False).fit(X, y)
+    with pytest.raises(AttributeError, match="refit=True"):
+        search.predict(X)
+
+
+# --- jackknife+ ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["jackknife+", "jackknife", "jackknife-minmax"])
+def test_ridge_jackknife_intervals_equal_refit_based_intervals(data, method):
+    X, y, _, _ = data
+    rng = np.random.default_rng(1)
+    X_new = rng.standard_normal((7, 4)) * 2.0
+    alpha, level = 0.7, 0.8
+    got = loo_predict_interval(Ridge(alpha=alpha), X_new, X, y, confidence_level=level, method=method)
+    n = len(X)
+    refits = [Ridge(alpha=alpha).fit(np.delete(X, i, 0), np.delete(y, i)) for i in range(n)]
+    residuals = np.abs(y - np.array([m.predict(X[i : i + 1])[0] for i, m in enumerate(refits)]))
+    mu = np.array([m.predict(X_new) for m in refits]).T  # (queries, n)
+    k_up = int(np.ceil(level * (n + 1)))
+    k_low = int(np.floor((1 - level) * (n + 1)))
+    q = np.sort(residuals)[k_up - 1]
+    if method == "jackknife+":
+        expected = np.column_stack(
+            [np.sort(mu - residuals, axis=1)[:, k_low - 1], np.sort(mu + residuals, axis=1)[:, k_up - 1]]
+        )
+    elif method == "jackknife":
+        centre = Ridge(alpha=alpha).fit(X, y).predict(X_new)
+        expected = np.column_stack([centre - q, centre + q])
+    else:
+        expected = np.column_stack([mu.min(axis=1) - q, mu.max(axis=1) + q])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-8)
+
+
+def test_interval_refuses_bad_input(data):
+    X, y, y_bin, _ = data
+    with pytest.raises(ValueError, match="confidence_level"):
+        loo_predict_interval(Ridge(), X, X, y, confidence_level=90)
+    with pytest.raises(ValueError, match="method must be"):
+        loo_predict_interval(Ridge(), X, X, y, method="cv+")
+    with pytest.raises(ValueError, match="regressors"):
+        loo_predict_interval(LogisticRegression(tol=1e-12), X, X, y_bin)
