@@ -89,18 +89,49 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
         return classes[np.argmax(scores, axis=1)]
     if not hasattr(inf, response):
         raise ValueError(f"{type(inf.estimator_).__name__} has no {response}; use one of the responses it has.")
+    # the row's own raw shift x̃_iᵀ(θ̂₋ᵢ − θ̂) = M_i c_i directly, where nothing but the model moves
+    direct = (
+        method == "newton"
+        and inf._channel is None
+        and inf._penalty_shares is None
+        and not inf._balanced_reweighting(method)
+    )
+    shift = inf._stationary_shift() if direct else None
     out = None
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         Xc = _safe_indexing(X, chunk)
         base = np.asarray(getattr(inf, response)(Xc), dtype=float)
-        change = np.asarray(inf.leave_one_out(Xc, measure=response, method=method, indices=chunk))
-        diagonal = change[np.arange(len(chunk)), ..., np.arange(len(chunk))]  # query i, removed row i
-        values = base + diagonal.reshape(base.shape)
+        if direct:
+            values = _direct_response(inf, Xc, chunk, response, shift).reshape(base.shape)
+        else:
+            change = np.asarray(inf.leave_one_out(Xc, measure=response, method=method, indices=chunk))
+            diagonal = change[np.arange(len(chunk)), ..., np.arange(len(chunk))]  # query i, removed row i
+            values = base + diagonal.reshape(base.shape)
         if out is None:
             out = np.empty((len(rows),) + values.shape[1:])
         out[start : start + len(chunk)] = values
     return out
+
+
+def _direct_response(inf, Xc, chunk, response, shift):
+    """``m(f_i + M_i c_i)``: the Newton step's raw shift at the removed row itself (no ``n × n`` products).
+
+    ``M_i = Ũ_iᵀ H⁻¹ Ũ_i`` (the solver's quadratic forms) and ``c_i`` the Newton coefficients, so
+    ``θ̂₋ᵢ − θ̂ = H⁻¹(c_i ⊗ x̃_i)`` moves row ``i``'s raw prediction by ``M_i c_i``.
+    """
+    coef = inf._newton_coefficients(chunk, shift)
+    quad = inf._solver.quadratic_forms(inf._design.take(chunk))
+    if inf._objective.separable:
+        delta = quad[:, None] * coef
+    else:
+        delta = np.einsum("ikl,il->ik", quad, coef)
+    moved = inf._raw[chunk] + delta
+    measure = inf._query(Xc, None, response).measure
+    if measure.rows is not None:  # one line per (row, component)
+        moved = moved[measure.rows]
+    values = np.asarray(measure.per_row_call(moved[:, None, :]), dtype=float)
+    return measure.finish(values)[..., 0]
 
 
 def _public(response, estimator, X, y, sample_weight, method, fit_params):

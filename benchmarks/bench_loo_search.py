@@ -1,0 +1,99 @@
+"""LeaveOneOutSearchCV against GridSearchCV: a 20-candidate grid at n = 2,000, p = 50 (issue 13).
+
+For ridge and L2 logistic regression, in one run: the time of ``LeaveOneOutSearchCV`` (leave-one-out
+from one fit per candidate), of ``GridSearchCV(cv=5)``, and of ``GridSearchCV(cv=LeaveOneOut())``
+extrapolated from ``--folds`` leave-one-out folds per candidate (n refits per candidate would take
+hours), plus the agreement of the chosen candidates and the largest gap between the Newton and the
+refit leave-one-out scores on those folds.
+
+Run: ``python benchmarks/bench_loo_search.py [--n 2000] [--p 50] [--folds 20]``.
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import log_loss, make_scorer
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils import _safe_indexing
+
+from sklearn_influence import LeaveOneOutSearchCV, loo_predict, loo_predict_proba
+
+
+def _refit_folds(estimator, grid, X, y, rows):
+    """Time of ``len(rows)`` leave-one-out refits per candidate, and their held-out predictions."""
+    start = time.perf_counter()
+    held_out = []
+    for params in grid:
+        model = estimator.set_params(**params)
+        keep = np.ones(len(X), dtype=bool)
+        out = []
+        for i in rows:
+            keep[i] = False
+            model.fit(X[keep], y[keep])
+            keep[i] = True
+            out.append(
+                model.predict_proba(X[i : i + 1])[0]
+                if hasattr(model, "predict_proba")
+                else model.predict(X[i : i + 1])[0]
+            )
+        held_out.append(np.array(out))
+    return time.perf_counter() - start, held_out
+
+
+def run(n, p, n_folds):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, p))
+    beta = rng.standard_normal(p) / np.sqrt(p)
+    y_reg = X @ beta + rng.standard_normal(n)
+    y_cls = (X @ beta + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    rows = rng.choice(n, n_folds, replace=False)
+    cases = [
+        ("ridge", Ridge(), {"alpha": np.logspace(-3, 3, 20)}, y_reg, "neg_mean_squared_error"),
+        (
+            "logistic",
+            LogisticRegression(solver="newton-cholesky", tol=1e-10),
+            {"C": np.logspace(-3, 2, 20)},
+            y_cls,
+            make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1]),
+        ),
+    ]
+    print(f"n = {n}, p = {p}, 20 candidates; leave-one-out refits extrapolated from {n_folds} folds per candidate")
+    header = (
+        f"{'model':9} {'LOOSearchCV':>12} {'GridCV 5-fold':>14} {'GridCV LOO (extrap.)':>21} {'speed-up vs LOO':>16}"
+    )
+    print(header + f" {'same best':>9} {'max |Newton - refit| on folds':>30}")
+    for name, estimator, grid, y, scoring in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            start = time.perf_counter()
+            ours = LeaveOneOutSearchCV(estimator, grid, scoring=scoring).fit(X, y)
+            t_ours = time.perf_counter() - start
+        start = time.perf_counter()
+        GridSearchCV(estimator, grid, scoring=scoring, cv=KFold(5)).fit(X, y)
+        t_five = time.perf_counter() - start
+        t_refits, held_out = _refit_folds(estimator, list(ours.cv_results_["params"]), X, y, rows)
+        t_loo = t_refits * n / n_folds
+        gap = 0.0
+        for params, refit in zip(ours.cv_results_["params"], held_out):
+            model = estimator.set_params(**params)
+            newton = (loo_predict_proba if name == "logistic" else loo_predict)(model, X, y)
+            gap = max(gap, float(np.abs(_safe_indexing(newton, rows) - refit).max()))
+        # the best candidate by the refits' leave-one-out score would need all n refits; compare with 5-fold's
+        five = GridSearchCV(estimator, grid, scoring=scoring, cv=KFold(5)).fit(X, y)
+        same = ours.best_index_ == five.best_index_
+        print(
+            f"{name:9} {t_ours:11.2f}s {t_five:13.2f}s {t_loo:20.0f}s {t_loo / t_ours:15.0f}x"
+            f" {str(same):>9} {gap:30.2e}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--p", type=int, default=50)
+    parser.add_argument("--folds", type=int, default=20)
+    args = parser.parse_args()
+    run(args.n, args.p, args.folds)
