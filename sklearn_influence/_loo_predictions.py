@@ -25,6 +25,8 @@ from ._estimator import InfluenceEstimator
 _RESPONSES = ("predict", "predict_proba", "decision_function")
 #: Training rows per call of ``leave_one_out`` (its result is chunk × chunk × outputs).
 _CHUNK = 256
+#: Floats per working array of the direct path (32 MB).
+_FLOATS = 2**22
 
 
 def _fitted_influence(estimator, X, y, sample_weight, **fit_params):
@@ -97,9 +99,12 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
         and not inf._balanced_reweighting(method)
     )
     shift = inf._stationary_shift() if direct else None
+    objective = inf._objective
+    # direct: a few (rows, K, K, columns) arrays per chunk; otherwise (rows, rows, K) blocks
+    step = max(_CHUNK, _FLOATS // (objective.n_outputs**2 * objective.n_columns)) if direct else _CHUNK
     out = None
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
         Xc = _safe_indexing(X, chunk)
         base = np.asarray(getattr(inf, response)(Xc), dtype=float)
         if direct:

@@ -368,7 +368,7 @@ def _leverage(inf):
     """``h_i = s_i a_i x̃_iᵀ H⁻¹ x̃_i`` (largest eigenvalue of ``s_i A_i M_i`` for several outputs)."""
     objective, design = inf._objective, inf._design
     out = np.empty(design.n_samples)
-    step = max(1, 2**20 // max(1, objective.n_outputs**2 * objective.n_columns))
+    step = max(1, 2**22 // max(1, objective.n_outputs**2 * objective.n_columns))
     for start in range(0, design.n_samples, step):
         rows = np.arange(start, min(start + step, design.n_samples))
         quad = inf._solver.quadratic_forms(design.take(rows))
