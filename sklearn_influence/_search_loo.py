@@ -1,5 +1,6 @@
 """``LeaveOneOutSearchCV``: a grid search whose leave-one-out (or K-fold) refits are Newton steps from one fit."""
 
+import functools
 import numbers
 import time
 import warnings
@@ -9,13 +10,14 @@ from numpy.ma import MaskedArray
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._estimator import InfluenceEstimator
+from ._estimator import InfluenceEstimator, _sample_weight_key
 from ._loo_predictions import loo_response
 from ._losses import SquaredError
 
@@ -109,8 +111,9 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
     scoring : str, callable or None, default=None
         One scikit-learn scorer (``check_scoring``); ``None``: the estimator's ``score``
         (accuracy for classifiers, R² for regressors, as every supported model defines it).
-    method : {"newton", "influence"}, default="newton"
-        Approximation of each refit.
+    method : {"newton", "influence", "exact"}, default="newton"
+        Approximation of each refit; ``"exact"`` refits ``clone(estimator)`` without each row
+        (or fold), ``n`` (or ``k``) refits per candidate: for validation on small data.
     cv : int, cross-validation generator or None, default=None
         ``None``: leave-one-out; otherwise as ``GridSearchCV``'s ``cv``.
     refit : bool, default=True
@@ -187,8 +190,8 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         return tags
 
     def _check_params(self):
-        if self.method not in ("newton", "influence"):
-            raise ValueError(f"method must be 'newton' or 'influence'; got method={self.method!r}.")
+        if self.method not in ("newton", "influence", "exact"):
+            raise ValueError(f"method must be 'newton', 'influence' or 'exact'; got method={self.method!r}.")
         if not isinstance(self.refit, bool | np.bool_):
             raise ValueError(
                 f"refit must be True or False (one scorer: the best candidate is the highest score); "
@@ -210,7 +213,9 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
-            Fit weights (the scorer is unweighted, as in ``GridSearchCV`` by default).
+            Fit weights; with K-fold each fold's scorer also gets its rows' weights, as
+            ``GridSearchCV`` passes them. Leave-one-out scores stay unweighted means over the
+            rows, as ``GridSearchCV(cv=LeaveOneOut())``'s mean of one-row scores is.
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter (``GroupKFold``).
         **fit_params : dict
@@ -240,11 +245,21 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             fit_times.append(time.perf_counter() - start)
             start = time.perf_counter()
             if folds is None:
-                loo = _cached(lambda name, inf=inf: loo_response(inf, X, name, method=self.method))
+                if self.method == "exact":
+                    loo = _cached(
+                        lambda name, m=model: np.concatenate(
+                            [_refit_response(m, X, y, sample_weight, fit_params, name, [i]) for i in range(n)]
+                        )
+                    )
+                else:
+                    loo = _cached(lambda name, inf=inf: loo_response(inf, X, name, method=self.method))
                 responses = _FixedResponses(inf, loo)
                 per_split = [scorer(responses, X, y)]
             else:
-                per_split = [self._fold_score(inf, scorer, X, y, test) for test in folds]
+                refit = None
+                if self.method == "exact":
+                    refit = functools.partial(_refit_response, model, X, y, sample_weight, fit_params)
+                per_split = [self._fold_score(inf, scorer, X, y, test, refit, sample_weight) for test in folds]
             score_times.append(time.perf_counter() - start)
             split_scores.append(per_split)
             scores.append(float(np.mean(per_split)))
@@ -268,8 +283,6 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             start = time.perf_counter()
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             if sample_weight is not None:
-                from ._estimator import _sample_weight_key
-
                 fit_params = {**fit_params, _sample_weight_key(self.best_estimator_): sample_weight}
             self.best_estimator_.fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - start
@@ -278,7 +291,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                     setattr(self, attr, getattr(self.best_estimator_, attr))
         return self
 
-    def _fold_score(self, inf, scorer, X, y, test):
+    def _fold_score(self, inf, scorer, X, y, test, refit=None, sample_weight=None):
         """The scorer on fold ``test``'s rows, predicted by the block-Newton refit without them."""
         X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
 
@@ -287,11 +300,16 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 inner = "decision_function" if hasattr(inf, "decision_function") else "predict_proba"
                 values = compute(inner)
                 return inf.classes_[(values > 0).astype(int) if values.ndim == 1 else np.argmax(values, axis=1)]
+            if refit is not None:
+                return refit(name, test)
             base = np.asarray(getattr(inf, name)(X_test), dtype=float)
             change = np.asarray(inf.leave_group_out(X_test, None, [test], measure=name, method=self.method))
             return base + change[..., 0].reshape(base.shape)
 
-        return scorer(_FixedResponses(inf, _cached(compute)), X_test, y_test)
+        # as GridSearchCV: a scikit-learn scorer gets the fold's sample weights
+        weighted = sample_weight is not None and isinstance(scorer, _BaseScorer)  # a plain callable: as given
+        weights = {"sample_weight": np.asarray(sample_weight)[test]} if weighted else {}
+        return scorer(_FixedResponses(inf, _cached(compute)), X_test, y_test, **weights)
 
     def _results(self, candidates, fit_times, score_times, scores, split_scores, loo):
         n_candidates = len(candidates)
@@ -362,6 +380,16 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
     def classes_(self):
         self._check_refit("classes_")
         return self.best_estimator_.classes_
+
+
+def _refit_response(estimator, X, y, sample_weight, fit_params, name, test):
+    """``name`` of ``clone(estimator)`` refitted without the rows ``test``, at those rows (``method="exact"``)."""
+    train = np.setdiff1d(np.arange(_num_samples(X)), test)
+    params = dict(fit_params)
+    if sample_weight is not None:
+        params[_sample_weight_key(estimator)] = np.asarray(sample_weight)[train]
+    model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
+    return getattr(model, name)(_safe_indexing(X, np.asarray(test)))
 
 
 def _leverage(inf):

@@ -210,12 +210,55 @@ def test_kfold_logistic_within_stated_tolerance(data):
     assert ours.best_index_ == reference.best_index_
 
 
+def test_weighted_ridge_search_equals_grid_search_with_weights(data):
+    X, y, _, _ = data
+    weights = np.linspace(0.2, 3.0, len(X))
+    grid = {"alpha": [0.01, 1.0, 30.0]}
+    for cv in (None, KFold(5)):
+        ours = LeaveOneOutSearchCV(Ridge(), grid, scoring="neg_mean_squared_error", cv=cv)
+        ours.fit(X, y, sample_weight=weights)
+        reference = GridSearchCV(Ridge(), grid, scoring="neg_mean_squared_error", cv=cv or LeaveOneOut())
+        reference.fit(X, y, sample_weight=weights)
+        np.testing.assert_allclose(
+            ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=0, atol=1e-8
+        )
+        np.testing.assert_allclose(ours.best_estimator_.coef_, reference.best_estimator_.coef_, atol=1e-10)
+
+
+@pytest.mark.parametrize("cv", [None, StratifiedKFold(5)], ids=["loo", "5-fold"])
+def test_exact_method_refits_as_grid_search_does(data, cv):
+    X, _, y, _ = data
+    grid = {"C": [0.1, 3.0]}
+    scoring = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
+    model = LogisticRegression(tol=1e-12)
+    ours = LeaveOneOutSearchCV(model, grid, scoring=scoring, method="exact", cv=cv).fit(X, y)
+    reference = GridSearchCV(model, grid, scoring=scoring, cv=cv or LeaveOneOut()).fit(X, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-10
+    )
+
+
+def test_high_leverage_is_reported_and_warned_for_logistic_only():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((14, 8))
+    y = (X[:, 0] + rng.standard_normal(14) > 0).astype(int)
+    with pytest.warns(UserWarning, match="leverage > 0.5"):
+        search = LeaveOneOutSearchCV(LogisticRegression(C=100.0, tol=1e-12), {"C": [100.0]}).fit(X, y)
+    assert search.cv_results_["fraction_high_leverage"][0] > 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # exact for least squares: no warning
+        ridge = LeaveOneOutSearchCV(Ridge(alpha=1e-3), {"alpha": [1e-3]}).fit(X, X[:, 0] + y)
+    assert ridge.cv_results_["fraction_high_leverage"][0] > 0
+
+
 def test_search_refuses_bad_parameters(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="scoring must be one scorer"):
         LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, scoring=["r2", "neg_mean_squared_error"]).fit(X, y)
     with pytest.raises(ValueError, match="method must be"):
-        LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, method="exact").fit(X, y)
+        LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, method="refits").fit(X, y)
     search = LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, refit=False).fit(X, y)
     with pytest.raises(AttributeError, match="refit=True"):
         search.predict(X)
