@@ -299,3 +299,19 @@ def test_interval_refuses_bad_input(data):
         loo_predict_interval(Ridge(), X, X, y, method="cv+")
     with pytest.raises(ValueError, match="regressors"):
         loo_predict_interval(LogisticRegression(tol=1e-12), X, X, y_bin)
+
+
+def test_pipeline_candidates_follow_refit_semantics_and_dataframes_work(data):
+    pd = pytest.importorskip("pandas")
+    X, y, _, y_multi = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"], index=np.arange(100, 100 + len(X)))
+    pipe = make_pipeline(StandardScaler(), Ridge())
+    grid = {"ridge__alpha": [0.1, 10.0]}
+    ours = LeaveOneOutSearchCV(pipe, grid, scoring="neg_mean_squared_error").fit(frame, y)
+    reference = GridSearchCV(pipe, grid, scoring="neg_mean_squared_error", cv=LeaveOneOut()).fit(frame, y)
+    # the scaler's statistics move with each row (second order in 1/n): within 1e-3 of the pipeline refits
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-3)
+    assert list(ours.feature_names_in_) == ["a", "b", "c", "d"]
+    labels = np.array(["low", "mid", "high"])[y_multi]
+    got = loo_predict(RidgeClassifier(alpha=2.0), frame, labels)
+    assert np.array_equal(got, _refit_loo(RidgeClassifier(alpha=2.0), X, labels))
