@@ -315,3 +315,18 @@ def test_pipeline_candidates_follow_refit_semantics_and_dataframes_work(data):
     labels = np.array(["low", "mid", "high"])[y_multi]
     got = loo_predict(RidgeClassifier(alpha=2.0), frame, labels)
     assert np.array_equal(got, _refit_loo(RidgeClassifier(alpha=2.0), X, labels))
+
+
+def test_poisson_and_balanced_logistic_take_the_general_path_within_stated_tolerance():
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.2))
+    model = PoissonRegressor(alpha=0.1, tol=1e-12, max_iter=1000)  # the row's share of α·Σs leaves with it
+    got, expected = loo_predict(model, X, y), _refit_loo(model, X, y)
+    assert np.abs(got / expected - 1).max() < 0.03  # one Newton step at n = 60: within 3 % of the refits
+    y_bin = (X[:, 0] + rng.standard_normal(60) > 0.8).astype(int)
+    model = LogisticRegression(class_weight="balanced", tol=1e-12)  # the refit re-balances the classes
+    got, expected = loo_predict_proba(model, X, y_bin), _refit_loo(model, X, y_bin, "predict_proba")
+    assert np.abs(got - expected).max() < 1e-2
