@@ -21,6 +21,8 @@ class LeaveOneOutDisplay:
         Their correlation, shown in the title (computed when ``None``).
     noise_floor : float, default=0.0
         Half-width of the band drawn around zero.
+    measure : str, default="loss"
+        What changes at the queries (``validate_leave_one_out``'s ``measure``), for the axis label.
 
     Attributes
     ----------
@@ -44,7 +46,8 @@ class LeaveOneOutDisplay:
     (30, 2)
     """
 
-    def __init__(self, *, predicted, actual, pearson=None, noise_floor=0.0):
+    def __init__(self, *, predicted, actual, pearson=None, noise_floor=0.0, measure="loss"):
+        self.measure = measure
         self.predicted = np.asarray(predicted, dtype=float)
         self.actual = np.asarray(actual, dtype=float)
         if self.predicted.ndim != 1 or self.predicted.shape != self.actual.shape or self.predicted.size == 0:
@@ -79,11 +82,14 @@ class LeaveOneOutDisplay:
         display : LeaveOneOutDisplay
         """
         check = validate_leave_one_out(influence_estimator, X, y, X_query, y_query, **validate_params)
-        display = cls(
-            predicted=check.predicted, actual=check.actual, pearson=check.pearson, noise_floor=check.noise_floor
-        )
         measure = validate_params.get("measure", "loss")
-        display.quantity = measure if isinstance(measure, str) else getattr(measure, "__name__", "measure")
+        display = cls(
+            predicted=check.predicted,
+            actual=check.actual,
+            pearson=check.pearson,
+            noise_floor=check.noise_floor,
+            measure=measure if isinstance(measure, str) else getattr(measure, "__name__", "measure"),
+        )
         return display.plot(ax=ax)
 
     def plot(self, ax=None, **kwargs):
@@ -110,7 +116,7 @@ class LeaveOneOutDisplay:
         ax.set(
             xlim=(-limit, limit),
             ylim=(-limit, limit),
-            xlabel=f"actual change of the query {getattr(self, 'quantity', 'loss')} (refit)",
+            xlabel=f"actual change of the query {self.measure} (refit)",
             ylabel="predicted change",
             title=f"Leave-one-out: Pearson {self.pearson:.3f}",
         )

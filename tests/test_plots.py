@@ -87,3 +87,12 @@ def test_top_influences_display_takes_a_measure(binary_data):
     assert "decision_function" in display.ax_.get_xlabel()
     with pytest.raises(ValueError, match="one value per query"):
         TopInfluencesDisplay.from_estimator(inf, Xq[:1], None, measure="predict_proba")
+
+
+def test_leave_one_out_display_labels_its_measure(binary_data):
+    from sklearn_influence import LeaveOneOutDisplay
+
+    X, y, Xq, yq = binary_data
+    inf = InfluenceEstimator(tight_logistic()).fit(X, y)
+    display = LeaveOneOutDisplay.from_estimator(inf, X, y, Xq, yq, n_top=3, n_random=2, measure="predict_proba")
+    assert display.measure == "predict_proba" and "predict_proba" in display.ax_.get_xlabel()
