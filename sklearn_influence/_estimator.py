@@ -5,7 +5,6 @@ builds the inverse-Hessian solver (``_solvers``) once; every query method is a p
 function of that fitted state and lives in ``_quantities``.
 """
 
-import functools
 import numbers
 import warnings
 from copy import deepcopy
@@ -37,7 +36,7 @@ from ._groups import GroupInfluenceMixin
 from ._lissa import fit_lissa
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import CGSolver, ExactSolver, cg_accuracy_message
+from ._solvers import ExactSolver, cg_accuracy_message, objective_cg
 from ._support import _is_search, check_supported, convergence_advice
 from ._svm import MARGIN_ATOL, pinned_hinge_problems
 
@@ -502,16 +501,13 @@ class InfluenceEstimator(
                 n_rows=int(np.count_nonzero(self._weights)),
                 convex=objective.closed_form or None,
             )
-        solver = CGSolver(
-            functools.partial(objective.hessian_product, design, curvature, damping=self.damping),
-            objective.hessian_diagonal(design, curvature, self.damping),
-            objective.n_outputs,
-            objective.n_columns,
-            objective.separable,
-            design.n_samples,
+        solver = objective_cg(
+            objective,
+            design,
+            curvature,
+            self.damping,
             rtol=self.cg_tol,
             max_iter=self.cg_max_iter,
-            intercept=getattr(objective, "fit_intercept", False),
             warm_start=self.cg_warm_start,
             verbose=self.verbose,
         )

@@ -16,13 +16,11 @@ The exact solver forms ``H'`` from the classes' Hessians, ``O(p²K²)`` per clas
 ``O(m p²K² + (pK)³)`` per group; CG solves with the matrix-free re-weighted operator.
 """
 
-import functools
-
 import numpy as np
 import scipy.linalg
 
 from ._design import LinearDesign
-from ._solvers import CGSolver
+from ._solvers import objective_cg
 
 
 def balanced_classes(influence_estimator):
@@ -128,16 +126,13 @@ class BalancedReweighting:
         curvature = inf._curvature * (per_row if inf._curvature.ndim == 1 else per_row[:, None, None])
         curvature[rows] = 0.0  # the group's rows leave
         design = inf._design
-        solver = CGSolver(
-            functools.partial(objective.hessian_product, design, curvature, damping=inf._damping),
-            objective.hessian_diagonal(design, curvature, inf._damping),
-            k_out,
-            n_col,
-            objective.separable,
-            design.n_samples,
+        solver = objective_cg(
+            objective,
+            design,
+            curvature,
+            inf._damping,
             rtol=getattr(inf._solver, "rtol", inf.cg_tol),
             max_iter=getattr(inf._solver, "max_iter", None),
-            intercept=getattr(objective, "fit_intercept", False),
         )
         step = solver.solve(rhs[None])[0]
         before = np.vdot(step, objective.hessian_product(design, inf._curvature, step[None], inf._damping)[0])

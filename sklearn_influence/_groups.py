@@ -26,7 +26,7 @@ from ._group_weights import BalancedReweighting, balanced_classes
 from ._labels import output_is_pandas, pandas, plain_output, query_index
 from ._losses import SquaredError
 from ._measures import collapse
-from ._solvers import CGSolver, ExactSolver
+from ._solvers import ExactSolver, objective_cg
 
 _METHODS = ("influence", "newton")
 _PATHS = ("auto", "woodbury", "refactorise")
@@ -281,16 +281,13 @@ class GroupInfluenceMixin:
         objective, design = self._objective, self._design
         curvature = self._curvature.copy()
         curvature[rows] = 0.0
-        solver = CGSolver(
-            functools.partial(objective.hessian_product, design, curvature, damping=self._damping),
-            objective.hessian_diagonal(design, curvature, self._damping),
-            objective.n_outputs,
-            objective.n_columns,
-            objective.separable,
-            design.n_samples,
+        solver = objective_cg(
+            objective,
+            design,
+            curvature,
+            self._damping,
             rtol=getattr(self._solver, "rtol", self.cg_tol),
             max_iter=getattr(self._solver, "max_iter", None),
-            intercept=getattr(objective, "fit_intercept", False),
         )
         product = functools.partial(objective.hessian_product, design, self._curvature, damping=self._damping)
         rhs = np.einsum("ik,ic->kc", beta, dense) - product(z[None])[0]

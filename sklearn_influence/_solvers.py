@@ -10,6 +10,7 @@ Both solvers also give the quadratic forms ``M_i = U_iᵀ H⁻¹ U_i`` with
 self-influence and the Newton leave-one-out step need.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -606,6 +607,24 @@ class CGSolver(_Solver):
         self.n_iter_ = n_iter
         self.condition_ = float(condition)
         return self.condition_
+
+
+def objective_cg(objective, design, curvature, damping, **options):
+    """:class:`CGSolver` on the matrix-free Hessian of a linear objective, ``curvature`` = ``s_i A_i`` per row.
+
+    ``options`` are :class:`CGSolver`'s keyword parameters (``rtol``, ``max_iter``, ...); the
+    intercept is eliminated in the preconditioner when the objective fits one.
+    """
+    return CGSolver(
+        functools.partial(objective.hessian_product, design, curvature, damping=damping),
+        objective.hessian_diagonal(design, curvature, damping),
+        objective.n_outputs,
+        objective.n_columns,
+        objective.separable,
+        design.n_samples,
+        intercept=getattr(objective, "fit_intercept", False),
+        **options,
+    )
 
 
 def cg_accuracy_message(condition, rtol):
