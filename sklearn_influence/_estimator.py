@@ -58,6 +58,17 @@ def _estimator_has(attr):
     return check
 
 
+def inner_estimator_tags(tags, estimator):
+    """``tags`` of a meta-estimator acting as ``estimator`` does: a classifier or a regressor, sparse input or not."""
+    inner = get_tags(estimator)
+    tags.estimator_type = inner.estimator_type
+    tags.classifier_tags = deepcopy(inner.classifier_tags)
+    tags.regressor_tags = deepcopy(inner.regressor_tags)
+    tags.target_tags = deepcopy(inner.target_tags)
+    tags.input_tags.sparse = inner.input_tags.sparse
+    return tags
+
+
 def _unfitted_prefix(estimator):
     """The transformer steps of a pipeline, read from its parameters before any fit; ``None`` if none.
 
@@ -345,14 +356,7 @@ class InfluenceEstimator(
         self.cg_warm_start = cg_warm_start
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.classifier_tags = deepcopy(inner.classifier_tags)
-        tags.regressor_tags = deepcopy(inner.regressor_tags)
-        tags.target_tags = deepcopy(inner.target_tags)
-        tags.input_tags.sparse = inner.input_tags.sparse
-        return tags
+        return inner_estimator_tags(super().__sklearn_tags__(), self.estimator)
 
     def _check_params(self):
         if self.preprocessing not in _PREPROCESSING:

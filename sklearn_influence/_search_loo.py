@@ -17,7 +17,7 @@ from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._estimator import InfluenceEstimator, _sample_weight_key
+from ._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
 from ._loo_predictions import loo_response
 from ._losses import SquaredError
 
@@ -181,13 +181,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.verbose = verbose
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.input_tags.sparse = inner.input_tags.sparse
-        return tags
+        return inner_estimator_tags(super().__sklearn_tags__(), self.estimator)
 
     def _check_params(self):
         if self.method not in ("newton", "influence", "exact"):
