@@ -280,12 +280,13 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             pass
         return query.measure.finish(out)
 
-    def _influence_blocks(self, query, rows, out=None):
+    def _influence_blocks(self, query, rows, out=None, channel=None):
         """Yield ``(chunk, block)``: the influence of every query on the training rows ``rows[chunk]``.
 
         With ``out`` the blocks are written into it (dense single-output data: one BLAS
         product straight into the result, then one in-place scaling pass); without, each
-        block is a temporary bounded by ``working_memory``.
+        block is a temporary bounded by ``working_memory``. ``channel``: the queries'
+        :meth:`_channel_terms`, when the caller has them already.
         """
         k_out, n_col = self._objective.n_outputs, self._objective.n_columns
         solved = collapse(query, self._solved_query_gradients(query))
@@ -293,7 +294,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         n_queries = solved.shape[0]
         direct = out is not None and k_out == 1 and not sp.issparse(self._design.X)
         temporaries = 0 if direct else (2 if out is not None else 5) * flat.shape[0]  # blocks, ranking copies
-        channel = self._channel_terms(query)
+        if channel is None:
+            channel = self._channel_terms(query)
         through = None if channel is None else collapse(query, channel[1])
         unit_shares = self._unit_shares(rows)
         if unit_shares is not None:  # −n κ_i g_jᵀ H⁻¹ q: one more block-sized temporary
@@ -548,7 +550,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         query = self._query(X, y, measure)
         if method == "influence":
             out = np.empty((1 if query.measure.functional else query.raw.shape[0], len(rows)), self._design.dtype)
-            for _ in self._influence_blocks(query, rows, out):
+            channel = self._channel_terms(query)
+            for _ in self._influence_blocks(query, rows, out, channel):
                 pass
             out = out * (-self._weights[rows] / self._design.n_samples)  # as -(s_i/n)·influence, dtype included
             unmatched = None if self._penalty_shares is None else (self._weights[rows] == 0)
@@ -557,9 +560,8 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
                 out[:, unmatched] += np.multiply.outer(
                     collapse(query, self._share_pull(query)), self._penalty_shares[rows][unmatched]
                 )
-            if self._channel is not None:  # the transformers count the row once, whatever its weight s_i
-                _, through = self._channel_terms(query)
-                out += (collapse(query, through) @ self._channel.psi[rows].T) * (self._weights[rows] - 1.0)
+            if channel is not None:  # the transformers count the row once, whatever its weight s_i
+                out += (collapse(query, channel[1]) @ self._channel.psi[rows].T) * (self._weights[rows] - 1.0)
             return query.measure.finish(out)
         objective = self._objective
         k_out, n_col = objective.n_outputs, objective.n_columns
