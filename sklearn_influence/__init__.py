@@ -6,15 +6,15 @@ leave-one-out for least squares and Newton-step leave-one-out for logistic model
 """
 
 from ._applications import mislabel_detection_curve, rank_mislabel_candidates, training_set_attack
-from ._custom import AutogradModel
-from ._diagnostics_plots import ResidualsLeverageDisplay
+from ._diagnostics._plots import ResidualsLeverageDisplay
 from ._estimator import InfluenceEstimator
-from ._group_validation import validate_leave_group_out
-from ._loo_predictions import loo_decision_function, loo_predict, loo_predict_interval, loo_predict_proba
-from ._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
+from ._groups._validation import validate_leave_group_out
+from ._model_selection._predictions import loo_decision_function, loo_predict, loo_predict_interval, loo_predict_proba
+from ._model_selection._search import LeaveOneOutSearchCV
+from ._models._custom import AutogradModel
+from ._models._mlp import flatten_mlp_params, refine_mlp, unflatten_mlp_params
+from ._models._svm import SmoothHingeClassifier
 from ._plots import LeaveOneOutDisplay, MislabelCurveDisplay, TopInfluencesDisplay
-from ._search_loo import LeaveOneOutSearchCV
-from ._svm import SmoothHingeClassifier
 from ._validation import validate_leave_one_out
 
 __version__ = "0.1.0.dev0"

@@ -27,18 +27,17 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._categories import CategoryInfluenceMixin
-from ._decoding import objective_from_estimator, public_params
-from ._design import LinearDesign
-from ._diagnostics import DiagnosticsMixin
+from ._diagnostics._statistics import DiagnosticsMixin
 from ._frames import FramesMixin
-from ._groups import GroupInfluenceMixin
-from ._lissa import fit_lissa
+from ._groups._leave_group_out import GroupInfluenceMixin
+from ._models._decoding import objective_from_estimator, public_params
+from ._models._design import LinearDesign
+from ._models._support import _is_search, check_supported, convergence_advice
+from ._models._svm import MARGIN_ATOL, pinned_hinge_problems
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
-from ._quantities import InfluenceQuantitiesMixin
-from ._solvers import ExactSolver, cg_accuracy_message, objective_cg
-from ._support import _is_search, check_supported, convergence_advice
-from ._svm import MARGIN_ATOL, pinned_hinge_problems
+from ._quantities._categories import CategoryInfluenceMixin
+from ._quantities._influence import InfluenceQuantitiesMixin
+from ._solvers import ExactSolver, cg_accuracy_message, fit_lissa, objective_cg
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3

@@ -238,8 +238,8 @@ def parameter_names(prefix, model, n_params):
     ``AutogradModel``: ``params_[i]``. A name that would repeat a feature's gets ``_``
     appended.
     """
-    from ._custom import AutogradModel
-    from ._decoding import _fits_intercept
+    from ._models._custom import AutogradModel
+    from ._models._decoding import _fits_intercept
 
     if isinstance(model, AutogradModel) or not (hasattr(model, "coef_") or hasattr(model, "coefs_")):
         return [f"params_[{i}]" for i in range(n_params)]

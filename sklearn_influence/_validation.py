@@ -18,8 +18,8 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, column_or_1d
 
 from ._labels import plain_results
-from ._measures import is_loss
 from ._progress import progress
+from ._quantities._measures import is_loss
 
 _METHODS = ("auto", "influence", "newton")
 _PREPROCESSING = ("refit", "fixed")
@@ -61,7 +61,7 @@ def _weight_parameter(estimator):
 
 def _fitted_smoothing(influence_estimator):
     """The smooth hinge temperature the fitted objective uses (``None`` for other losses)."""
-    from ._losses import SmoothHingeMargin
+    from ._models._losses import SmoothHingeMargin
 
     margin = getattr(influence_estimator._objective.loss, "margin", None)
     return margin.temperature if isinstance(margin, SmoothHingeMargin) else None
@@ -152,8 +152,8 @@ def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query,
     go through the refitted model's own transformers (none when ``template`` is the final
     model of fixed features, and ``X_query`` is already transformed).
     """
-    from ._decoding import objective_from_estimator
     from ._estimator import _unwrap
+    from ._models._decoding import objective_from_estimator
 
     rows = np.flatnonzero(keep)
     y_rows = _take(y, rows)
@@ -166,7 +166,7 @@ def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query,
     )
     Xq = check_array(X_query if prefix is None else prefix.transform(X_query), accept_sparse="csr", dtype=np.float64)
     if not is_loss(measure):  # what the user measures, at the refitted model's predictions
-        from ._measures import measure_query
+        from ._quantities._measures import measure_query
 
         def labels(values, n_rows):
             return column_or_1d(values) if objective.classes is not None else np.asarray(values)

@@ -16,7 +16,7 @@ from sklearn.linear_model import PoissonRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from sklearn_influence import AutogradModel, InfluenceEstimator, flatten_mlp_params, unflatten_mlp_params
-from sklearn_influence._mlp import MLPObjective
+from sklearn_influence._models._mlp import MLPObjective
 from sklearn_influence._solvers import ExactSolver
 
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn import config_context
 
-from sklearn_influence._design import LinearDesign, row_chunks
+from sklearn_influence._models._design import LinearDesign, row_chunks
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

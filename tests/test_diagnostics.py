@@ -1,4 +1,4 @@
-"""Covariance, standard errors and the regression-diagnostics catalogue (``_diagnostics``).
+"""Covariance, standard errors and the regression-diagnostics catalogue (``_diagnostics._statistics``).
 
 References that share no code with the library: statsmodels' ``OLS``/``WLS``/``GLM`` fits
 (``cov_params``, ``cov_type="HC0"…"HC3"``, ``OLSInfluence``, ``GLMInfluence``), ridge written as
@@ -24,7 +24,8 @@ from sklearn.linear_model import (
 from sklearn.neural_network import MLPRegressor
 from sklearn.svm import LinearSVC
 
-from sklearn_influence import InfluenceEstimator, _diagnostics
+from sklearn_influence import InfluenceEstimator
+from sklearn_influence._diagnostics import _statistics
 
 sm = pytest.importorskip("statsmodels.api")
 from statsmodels.stats.outliers_influence import OLSInfluence  # noqa: E402
@@ -35,7 +36,7 @@ CATALOGUE = ["hat_diag", "cooks_d", "standard_resid", "student_resid", "dffits_i
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(_diagnostics, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(_statistics, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 

@@ -7,7 +7,8 @@ import re
 import pytest
 
 import sklearn_influence
-from sklearn_influence import _custom, _estimator, _mlp, _plots, _svm, _validation
+from sklearn_influence import _estimator, _plots, _validation
+from sklearn_influence._models import _custom, _mlp, _svm
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

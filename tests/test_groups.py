@@ -16,13 +16,8 @@ from sklearn.linear_model import HuberRegressor, LinearRegression, PoissonRegres
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_influence import (
-    InfluenceEstimator,
-    SmoothHingeClassifier,
-    _group_validation,
-    _groups,
-    validate_leave_group_out,
-)
+from sklearn_influence import InfluenceEstimator, SmoothHingeClassifier, validate_leave_group_out
+from sklearn_influence._groups import _leave_group_out, _validation
 
 SEED = 0
 
@@ -271,7 +266,7 @@ def test_balanced_class_weights_follow_the_group(name, monkeypatch):
         results[solver] = inf.leave_group_out_params(groups)
     np.testing.assert_allclose(results["cg"], results["exact"], rtol=1e-6, atol=1e-9)
     with monkeypatch.context() as patch:  # the same step with the class weights held fixed
-        patch.setattr(_groups, "balanced_classes", lambda inf: None)
+        patch.setattr(_leave_group_out, "balanced_classes", lambda inf: None)
         fixed_weights = inf.leave_group_out_params(groups)
     # one class's rows, a coherent group (one step is 7–11 % off on these two even for an unweighted fit), random
     for rows, predicted, fixed, tolerance in zip(groups, results["exact"], fixed_weights, (0.12, 0.2, 0.05)):
@@ -556,7 +551,7 @@ def test_validate_leave_group_out_refits_the_whole_pipeline(scaled_pipeline):
     np.testing.assert_allclose(check.actual, actual, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.parametrize("module", [_groups, _group_validation], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_leave_group_out, _validation], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

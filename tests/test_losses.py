@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from sklearn_influence._losses import BinomialLogLoss, MultinomialLogLoss, SquaredError, sum_zero_basis
+from sklearn_influence._models._losses import BinomialLogLoss, MultinomialLogLoss, SquaredError, sum_zero_basis
 
 
 def _cases(rng):
@@ -74,7 +74,7 @@ def test_targets_broadcast_against_many_parameter_vectors(loss, rng):
 
 
 def _margin_cases(rng):
-    from sklearn_influence._losses import (
+    from sklearn_influence._models._losses import (
         LogisticMargin,
         MarginLoss,
         ModifiedHuberMargin,
@@ -95,7 +95,7 @@ def _margin_cases(rng):
 
 
 def test_margin_losses_match_finite_differences(rng):
-    from sklearn_influence._losses import ModifiedHuberMargin, SquaredHingeMargin
+    from sklearn_influence._models._losses import ModifiedHuberMargin, SquaredHingeMargin
 
     for loss, t, f in _margin_cases(rng):
         numeric_grad = _finite_difference(lambda g: loss.loss(t, g), f)
@@ -110,7 +110,7 @@ def test_margin_losses_match_finite_differences(rng):
 
 
 def test_smooth_hinge_tends_to_hinge():
-    from sklearn_influence._losses import SmoothHingeMargin
+    from sklearn_influence._models._losses import SmoothHingeMargin
 
     s = np.linspace(-3, 3, 61)
     hinge = np.maximum(0, 1 - s)
@@ -120,7 +120,7 @@ def test_smooth_hinge_tends_to_hinge():
 
 
 def test_one_vs_one_targets():
-    from sklearn_influence._losses import LogisticMargin, MarginLoss
+    from sklearn_influence._models._losses import LogisticMargin, MarginLoss
 
     t = MarginLoss(LogisticMargin(), 3, "ovo").encode(np.array([0, 1, 2]))
     # pairs (0,1), (0,2), (1,2): +1 for the first class of the pair, -1 for the second, 0 otherwise

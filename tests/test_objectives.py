@@ -12,7 +12,7 @@ from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Lo
 from sklearn.neighbors import KNeighborsClassifier
 
 from sklearn_influence import InfluenceEstimator
-from sklearn_influence._design import LinearDesign
+from sklearn_influence._models._design import LinearDesign
 
 LOGISTIC_CONFIGS = [
     dict(solver="newton-cholesky"),

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from conftest import tight_logistic
 from sklearn.linear_model import Ridge
 
-from sklearn_influence import InfluenceEstimator, _design
+from sklearn_influence import InfluenceEstimator
+from sklearn_influence._models import _design
 from sklearn_influence._solvers import CGSolver
 
 

@@ -341,8 +341,8 @@ def test_mlp_advice_and_refine_mlp_reach_a_stationary_point(stationarity_data):
 def test_class_docstring_lists_every_supported_estimator_and_solver():
     from numpydoc.docscrape import ClassDoc
 
-    from sklearn_influence._decoding import _DECODERS
     from sklearn_influence._estimator import _SOLVERS
+    from sklearn_influence._models._decoding import _DECODERS
 
     parameters = {p.name: (p.type, "\n".join(p.desc)) for p in ClassDoc(InfluenceEstimator)["Parameters"]}
     described = parameters["estimator"][1]

@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._estimator import InfluenceEstimator
+from .._estimator import InfluenceEstimator
 
 _RESPONSES = ("predict", "predict_proba", "decision_function")
 #: Training rows per call of ``leave_one_out`` (its result is chunk × chunk × outputs).

@@ -11,8 +11,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._progress import progress
-from ._solvers import _Solver
+from .._progress import progress
+from ._base import _Solver
 
 #: ``lissa_error_`` or ``lissa_bias_bound_`` above which ``fit`` warns.
 LISSA_RTOL = 1e-2

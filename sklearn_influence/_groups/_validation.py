@@ -6,9 +6,9 @@ from scipy.stats import spearmanr
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._labels import plain_results
-from ._progress import progress
-from ._validation import (
+from .._labels import plain_results
+from .._progress import progress
+from .._validation import (
     _check_fit_weights,
     _fitted_preprocessing,
     _fitted_smoothing,
@@ -102,7 +102,7 @@ def validate_leave_group_out(
     template = _refittable(influence_estimator.estimator_)
     prefix = influence_estimator._prefix
     if prefix is not None and _fitted_preprocessing(influence_estimator) == "fixed":
-        from ._estimator import _unwrap
+        from .._estimator import _unwrap
 
         template = _unwrap(template)[1]  # the final model, refitted on the fixed features
         X, X_refit_query = prefix.transform(X), prefix.transform(X_query)

@@ -17,9 +17,9 @@ from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
-from ._loo_predictions import loo_response
-from ._losses import SquaredError
+from .._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
+from .._models._losses import SquaredError
+from ._predictions import loo_response
 
 #: Leverage above which one Newton step is flagged as less reliable (non-least-squares models).
 HIGH_LEVERAGE = 0.5

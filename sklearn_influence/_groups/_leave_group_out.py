@@ -20,13 +20,13 @@ import scipy.linalg
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import LinearDesign, row_chunks
-from ._group_inputs import group_members
-from ._group_weights import BalancedReweighting, balanced_classes
-from ._labels import output_is_pandas, pandas, plain_output, query_index
-from ._losses import SquaredError
-from ._measures import collapse
-from ._solvers import ExactSolver, objective_cg
+from .._labels import output_is_pandas, pandas, plain_output, query_index
+from .._models._design import LinearDesign, row_chunks
+from .._models._losses import SquaredError
+from .._quantities._measures import collapse
+from .._solvers import ExactSolver, objective_cg
+from ._inputs import group_members
+from ._weights import BalancedReweighting, balanced_classes
 
 _METHODS = ("influence", "newton")
 _PATHS = ("auto", "woodbury", "refactorise")

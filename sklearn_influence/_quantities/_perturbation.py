@@ -28,8 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing
 
-from ._design import row_chunks
-from ._preprocessing._terms import Elementwise
+from .._models._design import row_chunks
+from .._preprocessing._terms import Elementwise
 
 
 def numeric_columns(X):
@@ -108,7 +108,7 @@ def raw_perturbation_influence(estimator, query, rows, model_part):
     -------
     ndarray of shape (n_queries, n_selected, n_raw_columns)
     """
-    from ._preprocessing import decode_prefix
+    from .._preprocessing import decode_prefix
 
     X = estimator._raw_X
     n_queries = model_part.shape[0]

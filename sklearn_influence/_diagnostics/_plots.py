@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._plots import _pyplot
+from .._plots import _pyplot
 
 
 class ResidualsLeverageDisplay:

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ._design import LinearDesign, row_chunks
+from .._models._design import LinearDesign, row_chunks
 
 #: ``1 − s_i a_i h_i`` below which the Newton step recomputes it without cancellation.
 NEAR_LEVERAGE_ONE = 1e-3

@@ -43,10 +43,10 @@ from scipy import stats
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import row_chunks
-from ._labels import output_is_pandas, pandas, plain_output, training_labels
-from ._losses import BinomialLogLoss, HalfTweedieLoss, SquaredError
-from ._objectives import LinearObjective
+from .._labels import output_is_pandas, pandas, plain_output, training_labels
+from .._models._design import row_chunks
+from .._models._losses import BinomialLogLoss, HalfTweedieLoss, SquaredError
+from .._models._objectives import LinearObjective
 
 _KINDS = ("model", "HC0", "HC1", "HC2", "HC3")
 #: Parameters above which the dense information matrix is not formed.
@@ -129,7 +129,7 @@ class _Family:
 
 def _check_supported(estimator):
     """Refuse, naming the model and the remedy, what has no classical diagnostics."""
-    from ._estimator import _unwrap
+    from .._estimator import _unwrap
 
     objective = estimator._objective
     name = type(_unwrap(estimator.estimator_)[1]).__name__
@@ -307,7 +307,7 @@ class DiagnosticsMixin:
             elif not fam.least_squares:  # log link
                 se *= np.exp(raw)
         if output_is_pandas(self):
-            from ._labels import query_labels
+            from .._labels import query_labels
 
             return pandas().Series(se, index=query_labels(X, se.size), name="standard_error")
         return se

@@ -17,13 +17,13 @@ import scipy.sparse as sp
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import row_chunks
-from ._group_weights import balanced_classes
-from ._labels import labelled, positional_indices
+from .._groups._weights import balanced_classes
+from .._labels import labelled, positional_indices
+from .._models._design import row_chunks
+from .._progress import progress
 from ._measures import LossMeasure, collapse, is_loss, measure_query
 from ._newton import NewtonStepMixin
 from ._perturbation import PerturbationMixin
-from ._progress import progress
 
 _METHODS = ("influence", "newton")
 

@@ -19,8 +19,8 @@ The exact solver forms ``H'`` from the classes' Hessians, ``O(p²K²)`` per clas
 import numpy as np
 import scipy.linalg
 
-from ._design import LinearDesign
-from ._solvers import objective_cg
+from .._models._design import LinearDesign
+from .._solvers import objective_cg
 
 
 def balanced_classes(influence_estimator):
@@ -29,7 +29,7 @@ def balanced_classes(influence_estimator):
     Raises ``NotImplementedError`` when the fit was weighted: the balanced weights after a
     removal need the original sample weights, which the fitted state does not keep.
     """
-    from ._estimator import _unwrap
+    from .._estimator import _unwrap
 
     model = _unwrap(influence_estimator.estimator_)[1]
     if not (isinstance(getattr(model, "class_weight", None), str) and model.class_weight == "balanced"):

@@ -28,8 +28,8 @@ from autograd import elementwise_grad, grad
 from autograd.scipy.special import logsumexp
 from sklearn.utils import _safe_indexing
 
-from ._losses import BinomialLogLoss, HalfTweedieLoss, MarginLoss, MultinomialLogLoss
-from ._objectives import class_indices
+from .._models._losses import BinomialLogLoss, HalfTweedieLoss, MarginLoss, MultinomialLogLoss
+from .._models._objectives import class_indices
 
 MEASURES = ("loss", "predict", "predict_proba", "decision_function")
 

@@ -1,0 +1,16 @@
+"""Inverse-Hessian solvers: exact Cholesky, matrix-free CG and stochastic LiSSA."""
+
+from ._base import CG_PARAMS_RTOL, SINGULAR_RCOND
+from ._cg import CGSolver, cg_accuracy_message, objective_cg
+from ._exact import ExactSolver
+from ._lissa import fit_lissa
+
+__all__ = [
+    "CG_PARAMS_RTOL",
+    "SINGULAR_RCOND",
+    "CGSolver",
+    "ExactSolver",
+    "cg_accuracy_message",
+    "fit_lissa",
+    "objective_cg",
+]
