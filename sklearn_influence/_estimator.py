@@ -431,7 +431,8 @@ class InfluenceEstimator(
 
         prefix, model = _unwrap(self.estimator_)
         Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))
-        y = column_or_1d(y) if is_classifier(model) else np.asarray(y)
+        single_output = is_classifier(model) or not get_tags(model).target_tags.multi_output
+        y = column_or_1d(y) if single_output else np.asarray(y)  # as the model did (HuberRegressor, GLMs)
         check_consistent_length(Xt, y)
         weights = self._check_sample_weight(sample_weight, Xt.shape[0])
 

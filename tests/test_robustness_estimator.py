@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
+    HuberRegressor,
     LogisticRegression,
     PoissonRegressor,
     Ridge,
@@ -348,3 +349,17 @@ def test_class_docstring_lists_every_supported_estimator_and_solver():
     described = parameters["estimator"][1]
     assert [cls.__name__ for cls in _DECODERS if cls.__name__ not in described] == []
     assert all(f'"{solver}"' in parameters["solver"][0] for solver in _SOLVERS)
+
+
+@pytest.mark.parametrize("estimator", [HuberRegressor(tol=1e-10, max_iter=1000), PoissonRegressor(tol=1e-12)])
+def test_column_vector_targets_of_single_output_regressors(estimator):
+    """A single-output regressor ravels ``y`` of shape (n, 1) (with scikit-learn's warning): so does ``fit``."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(X @ [0.2, 0.1, -0.3])).astype(float) + X[:, 0] ** 2
+    flat = InfluenceEstimator(clone(estimator)).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataConversionWarning)
+        column = InfluenceEstimator(clone(estimator)).fit(X, y[:, None])
+    np.testing.assert_allclose(column.self_influence(), flat.self_influence(), rtol=1e-12)
+    np.testing.assert_allclose(column.influence(X[:5], y[:5]), flat.influence(X[:5], y[:5]), rtol=1e-12)
