@@ -233,7 +233,8 @@ class InfluenceEstimator(
     lissa_batch_size : int, default=1
         ``solver="lissa"``: training rows per stochastic Hessian estimate.
     random_state : int, RandomState instance or None, default=None
-        ``solver="lissa"``: seed of the row draws.
+        ``solver="lissa"``: seed of the row draws. Read once in ``fit`` (a ``RandomState`` instance
+        gives one seed there), so every query repeats the same draws whatever the order of the queries.
     n_jobs : int, default=None
         Threads for the products of sparse ``X`` with blocks of vectors (the hot path of
         ``solver="cg"`` on sparse data: 1.3–1.6× faster on 2 cores). ``None`` means 1

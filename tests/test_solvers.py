@@ -144,6 +144,19 @@ def test_lissa_against_exact_on_digits(C, settings, digits_1_vs_7):
     np.testing.assert_array_equal(restored.influence(Xq[:2], yq[:2]), lissa.influence(Xq[:2], yq[:2]))
 
 
+@pytest.mark.parametrize("random_state", [None, np.random.RandomState(3)], ids=["None", "RandomState"])
+def test_lissa_queries_do_not_depend_on_their_order(random_state, digits_1_vs_7):
+    """The draws are fixed at ``fit``: a query gives the same answer alone, in a batch, or asked again."""
+    X, y, Xq, yq = digits_1_vs_7
+    lissa = InfluenceEstimator(
+        tight_logistic(), solver="lissa", lissa_depth=200, lissa_repeats=2, random_state=random_state
+    ).fit(X, y)
+    batch = lissa.influence(Xq[:4], yq[:4])
+    np.testing.assert_allclose(lissa.influence(Xq[2:4], yq[2:4]), batch[2:], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(lissa.influence(Xq[:2], yq[:2]), batch[:2], rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(lissa.influence(Xq[:4], yq[:4]), batch)
+
+
 def test_lissa_warns_when_the_scale_is_too_small(digits_1_vs_7):
     X, y, _, _ = digits_1_vs_7
     with pytest.warns(ConvergenceWarning, match="LiSSA assumes lissa_scale above the largest eigenvalue"):

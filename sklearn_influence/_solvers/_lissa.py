@@ -130,7 +130,8 @@ class LissaSolver(_Solver):
     scale, depth, repeats, batch_size : float, int, int, int
         The estimator's settings.
     random_state : int, RandomState instance or None
-        Seed of the row draws.
+        Seed of the row draws: an int is the seed itself; otherwise one seed is drawn here, so that
+        every solve repeats the same draws.
     verbose : int, default=0
         Report progress over the repeats.
     """
@@ -143,7 +144,12 @@ class LissaSolver(_Solver):
         self.objective, self.design, self.curvature, self.damping = objective, design, curvature, damping
         self.n_samples = design.n_samples
         self.scale, self.depth, self.repeats, self.batch_size = scale, depth, repeats, batch_size
-        self.random_state = random_state
+        # one seed drawn at fit: every solve repeats the same draws, whatever the queries and their order,
+        # and a RandomState instance is read once, not consumed query after query
+        if isinstance(random_state, numbers.Integral):
+            self.seed = int(random_state)
+        else:
+            self.seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
     def hessian_product(self, rows, factor, V):
         """The full Hessian estimated on ``rows``: data part × ``factor``, plus penalty and damping."""
@@ -158,7 +164,7 @@ class LissaSolver(_Solver):
         """Mean over ``repeats`` (default: all) repeats of ``H⁻¹ v`` per row of ``rows``, and one repeat's variance."""
         repeats = self.repeats if repeats is None else repeats
         shape = self._operator_shape
-        rng = check_random_state(self.random_state)
+        rng = np.random.RandomState(self.seed)
         n, factor = self.n_samples, self.n_samples / self.batch_size
         mean, spread = np.zeros_like(rows), np.zeros_like(rows)  # Welford: running mean, sum of squared deviations
         for count in progress(range(1, repeats + 1), total=repeats, description="LiSSA repeats", verbose=self.verbose):
