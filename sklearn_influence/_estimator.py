@@ -452,6 +452,7 @@ class InfluenceEstimator(
         self._targets, self._raw, self._residuals, self._weights = targets, raw, residuals, weights
         self._curvature = curvature
         self._damping = self.damping  # what H was built with: query methods read this, never self.damping
+        self._cg_options = {"rtol": self.cg_tol, "max_iter": self.cg_max_iter}  # for later CG solves (groups)
         self.params_ = public_params(model)
         self._check_stationarity(objective.gradient(design, targets, weights, residuals))
         if getattr(objective, "trained_on_hinge", False):

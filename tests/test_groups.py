@@ -12,6 +12,7 @@ from conftest import sklearn_loss, sklearn_params, tight_logistic
 from scipy.stats import spearmanr
 from sklearn import config_context
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor, LinearRegression, PoissonRegressor, Ridge, SGDRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -566,3 +567,21 @@ def test_a_group_holding_a_whole_class_is_nan_with_a_warning():
     with pytest.warns(RuntimeWarning, match="removes every training row of a class"):
         steps = inf.leave_group_out_params(groups)
     assert np.all(np.isnan(steps[0])) and np.all(np.isfinite(steps[1]))
+
+
+def test_group_steps_under_lissa_read_the_fitted_cg_settings():
+    """Under LiSSA the group step runs CG with the ``cg_tol`` of ``fit``: changing it afterwards changes nothing,
+    and the step is the exact refit for least squares."""
+    rng, X, w = _data(n=80, p=3)
+    y = X @ w + rng.normal(size=80)
+    groups = np.repeat(np.arange(8), 10)
+    inf = InfluenceEstimator(Ridge(alpha=1.0), solver="lissa", cg_tol=1e-12, lissa_depth=20, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="LiSSA's estimates"):  # the shallow series: not what is tested
+        inf.fit(X, y)
+    before = inf.leave_group_out_params(groups)
+    inf.set_params(cg_tol=0.5)
+    np.testing.assert_array_equal(inf.leave_group_out_params(groups), before)
+    keep = groups != 3
+    refit = Ridge(alpha=1.0).fit(X[keep], y[keep])
+    full = np.concatenate([inf.estimator_.coef_, [inf.estimator_.intercept_]])
+    np.testing.assert_allclose(before[3], np.concatenate([refit.coef_, [refit.intercept_]]) - full, atol=1e-8)

@@ -286,8 +286,7 @@ class GroupInfluenceMixin:
             design,
             curvature,
             self._damping,
-            rtol=getattr(self._solver, "rtol", self.cg_tol),
-            max_iter=getattr(self._solver, "max_iter", None),
+            **self._cg_options,
         )
         product = functools.partial(objective.hessian_product, design, self._curvature, damping=self._damping)
         rhs = np.einsum("ik,ic->kc", beta, dense) - product(z[None])[0]

@@ -131,8 +131,7 @@ class BalancedReweighting:
             design,
             curvature,
             inf._damping,
-            rtol=getattr(inf._solver, "rtol", inf.cg_tol),
-            max_iter=getattr(inf._solver, "max_iter", None),
+            **inf._cg_options,
         )
         step = solver.solve(rhs[None])[0]
         before = np.vdot(step, objective.hessian_product(design, inf._curvature, step[None], inf._damping)[0])
