@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.linear_model import (
     GammaRegressor,
     HuberRegressor,
@@ -342,8 +343,19 @@ def test_matches_r(name):
         sigma = np.sqrt((dev @ dev - dev**2 / (1 - h)) / (n - k - 1))
         phi = 1.0 if name != "gamma" else chi @ chi / (n - k)
         close(dfb(frame) * (dev / chi * np.sqrt(phi) / sigma)[:, None], r_dfb)
-    if name != "ridge":  # R counts the ridge's pseudo-rows in n
-        flags = inf.influence_flags()
+    flags = inf.influence_flags()
+    if name == "ridge":  # R's influence.measures rules on R's values, n counting the stacked lm's 3 pseudo-rows
+        n, k = len(table) + 3, 4
+        expected = {
+            "dffits": table["dffits"].abs() > 3 * np.sqrt(k / (n - k)),
+            "cov_ratio": (1 - table["cov_ratio"]).abs() > 3 * k / (n - k),
+            "cooks_d": stats.f.cdf(table["cooks_d"], k, n - k) > 0.5,
+            "hat_diag": table["hat_diag"] > 3 * k / n,
+        }
+        for column, values in expected.items():
+            np.testing.assert_array_equal(flags[column], values, err_msg=column)
+        assert flags["cov_ratio"].any()  # a rule that flags something
+    else:
         expected = table[[c for c in table.columns if c.startswith("inf_")]]
         for column in ("dffits", "cov_ratio", "cooks_d", "hat_diag"):
             np.testing.assert_array_equal(flags[column], expected[f"inf_{column}"], err_msg=column)

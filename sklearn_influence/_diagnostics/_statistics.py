@@ -364,8 +364,8 @@ class DiagnosticsMixin:
         with plain_output():
             return self._diagnostics_frame()
 
-    def _diagnostics_frame(self):
-        fam = _Family(self)
+    def _diagnostics_frame(self, fam=None):
+        fam = _Family(self) if fam is None else fam
         with np.errstate(divide="ignore", invalid="ignore"):  # h = 1 gives inf/NaN, as in R
             columns = self._diagnostic_columns(fam)
         frame = pandas().DataFrame(columns, index=training_labels(self))
@@ -406,7 +406,9 @@ class DiagnosticsMixin:
     def influence_flags(self):
         """Which rows R's ``influence.measures`` marks as influential, per diagnostic.
 
-        With ``k`` parameters and ``n`` rows (R's rules):
+        With ``k`` parameters and ``n`` rows (R's rules; for a penalised fit ``n`` counts the
+        ``m`` pseudo-rows of the stacked least-squares problem, ``n = ν + k`` with ``ν`` of
+        :meth:`diagnostics_frame`, so that the flags are R's on the same stacked ``lm``):
 
         - ``dfb_<name>``: ``|DFBETAS| > 1``;
         - ``dffits``: ``|DFFITS| > 3\\sqrt{k/(n-k)}``;
@@ -423,9 +425,11 @@ class DiagnosticsMixin:
         flags : DataFrame of bool of shape (n_train, n_params + 4)
             Indexed by the training rows' labels; columns in R's order.
         """
-        frame = self.diagnostics_frame()
-        k = self._objective.n_columns
-        n = int(np.count_nonzero(self._weights))
+        check_is_fitted(self)
+        fam = _Family(self)
+        with plain_output():
+            frame = self._diagnostics_frame(fam)
+        k, n = fam.k, fam.df_resid + fam.k
         dfb = [c for c in frame.columns if c.startswith("dfb_")]
         flags = frame[dfb].abs() > 1
         flags["dffits"] = frame["dffits"].abs() > 3 * np.sqrt(k / (n - k))
