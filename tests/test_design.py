@@ -23,6 +23,8 @@ def test_products_match_explicit_design(fit_intercept, sparse, rng):
     with config_context(working_memory=0.0005):  # several chunks
         np.testing.assert_allclose(design.sandwich(w), explicit.T @ (explicit * w[:, None]))
         np.testing.assert_allclose(design.squared_column_sums(w), (explicit**2).T @ w)
+    signed = rng.normal(size=23)  # off-diagonal multinomial blocks, non-convex losses: a general product
+    np.testing.assert_allclose(design.sandwich(signed), explicit.T @ (explicit * signed[:, None]), atol=1e-12)
     np.testing.assert_allclose(design.squared_row_norms(), (explicit**2).sum(axis=1))
     np.testing.assert_allclose(design.dense(), explicit)
     np.testing.assert_allclose(design.take([3, 1]).dense(), explicit[[3, 1]])

@@ -26,11 +26,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
+from scipy.linalg import blas
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
 #: Size of the randomly accessed dense operand of one sparse product (a few MB: the L2/L3 caches).
 SPARSE_CACHE_BYTES = 4 * 2**20
+#: Bytes of the reused float64 chunk of :meth:`LinearDesign.sandwich` (and the other products that scale
+#: the rows first): within the L2 cache, so BLAS reads the scaled rows from there, not from memory.
+GRAM_CHUNK_BYTES = 2 * 2**20
 #: Multiply-adds below which a sparse product stays on one thread: below ~0.1 s of work, starting a
 #: pool and slicing X cost more than the second core gains (measured on 20,000 × 10,000 counts).
 _THREADED_MIN_WORK = 10**8
@@ -131,17 +135,61 @@ class LinearDesign:
     def sandwich(self, weights):
         """``X̃ᵀ diag(weights) X̃`` of shape (n_columns, n_columns).
 
-        BLAS (or sparse) products over row chunks bounded by ``working_memory``: the
-        weighted copy of ``X`` never exceeds one chunk.
+        Dense ``X``: one pass over cache-sized row chunks (:meth:`_scaled_chunks`). With
+        non-negative weights each chunk is scaled to ``diag(√w) X̃`` (intercept column
+        included) and added by a symmetric rank-k update (BLAS ``syrk``: half the
+        multiply-adds of a general product, and no n × p weighted copy of ``X``); signed
+        weights (off-diagonal blocks of a multinomial Hessian, a non-convex loss) take a
+        general product per chunk. Sparse ``X``: sparse products over chunks bounded by
+        ``working_memory``.
         """
+        weights = np.asarray(weights, dtype=float)
+        if sp.issparse(self.X):
+            return self._sparse_sandwich(weights)
+        q = self.n_columns
+        if np.all(weights >= 0):
+            root = np.sqrt(weights)
+            upper = np.zeros((q, q), order="F")
+            for _, scaled in self._scaled_chunks(root):
+                # syrk on the Fortran-ordered transpose of the C-ordered chunk: no copy, C += scaledᵀ scaled
+                upper = blas.dsyrk(1.0, scaled.T, beta=1.0, c=upper, overwrite_c=True)
+            return np.triu(upper) + np.triu(upper, 1).T
+        gram = np.zeros((q, q))
+        for rows, plain in self._scaled_chunks(None):
+            gram += plain.T @ (plain * weights[rows, None])
+        return gram
+
+    def _scaled_chunks(self, scale):
+        """``(rows, diag(scale[rows]) X̃[rows])`` over row chunks, as float64 (``scale=None``: ``X̃[rows]``).
+
+        Dense ``X`` only. Every chunk is written into one reused buffer of about
+        :data:`GRAM_CHUNK_BYTES` (fewer rows if ``working_memory`` asks for it), so it is
+        still in the cache when the BLAS product reads it; a chunk has at least
+        ``n_columns`` rows, so that a product into an ``n_columns²`` output does enough
+        work per call. Each yielded chunk is overwritten by the next.
+        """
+        X, p = self.X, self.n_features
+        rows_per_chunk = max(GRAM_CHUNK_BYTES // (8 * self.n_columns), self.n_columns)
+        chunks = list(row_chunks(self.n_samples, 8 * self.n_columns, max_rows=rows_per_chunk))
+        if not chunks:
+            return
+        buffer = np.empty((chunks[0].stop - chunks[0].start, self.n_columns))
+        for rows in chunks:
+            chunk = buffer[: rows.stop - rows.start]
+            if scale is None:
+                chunk[:, :p] = X[rows]
+            else:
+                np.multiply(X[rows], scale[rows, None], out=chunk[:, :p])
+            if self.fit_intercept:
+                chunk[:, p] = 1.0 if scale is None else scale[rows]
+            yield rows, chunk
+
+    def _sparse_sandwich(self, weights):
         X, p = self.X, self.X.shape[1]
         xtdx = np.zeros((p, p))
         for rows in row_chunks(self.n_samples, 8 * p):
             chunk, w = X[rows].astype(np.float64, copy=False), weights[rows]
-            if sp.issparse(chunk):
-                xtdx += (chunk.T @ chunk.multiply(w[:, None]).tocsr()).toarray()
-            else:
-                xtdx += chunk.T @ (chunk * w[:, None])
+            xtdx += (chunk.T @ chunk.multiply(w[:, None]).tocsr()).toarray()
         if not self.fit_intercept:
             return xtdx
         out = np.empty((p + 1, p + 1))
@@ -241,10 +289,12 @@ def _blocked_product(X, dense, out=None):
     return out
 
 
-def row_chunks(n_rows, bytes_per_row):
-    """Slices over ``n_rows`` rows bounded by scikit-learn's ``working_memory`` config."""
+def row_chunks(n_rows, bytes_per_row, max_rows=None):
+    """Slices over ``n_rows`` rows bounded by scikit-learn's ``working_memory`` config (and by ``max_rows``)."""
     if n_rows == 0:
         return iter(())
     budget = get_config()["working_memory"] * 2**20  # MiB
     chunk = int(budget // max(int(bytes_per_row), 1))
+    if max_rows is not None:
+        chunk = min(chunk, max_rows)
     return gen_batches(n_rows, min(max(chunk, 1), max(n_rows, 1)))
