@@ -50,7 +50,7 @@ def _fitted_influence(estimator, X, y, sample_weight, **fit_params):
     return InfluenceEstimator(estimator).fit(X, y, sample_weight=sample_weight, **fit_params)
 
 
-def loo_response(inf, X, response="predict", *, method="newton", indices=None):
+def loo_response(inf, X, response="predict", *, method="newton", indices=None, quad=None):
     """Leave-one-out responses of a fitted :class:`InfluenceEstimator` at its training rows.
 
     Parameters
@@ -66,6 +66,9 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
         Approximation of each refit (see :meth:`InfluenceEstimator.leave_one_out`).
     indices : array-like of int, default=None
         Training rows to answer for; ``None``: all.
+    quad : ndarray of shape (n_samples,) or (n_samples, n_outputs, n_outputs), default=None
+        The solver's quadratic forms ``M_i`` of every training row when the caller has them
+        (a search reads them for its leverage too); computed here otherwise.
 
     Returns
     -------
@@ -84,7 +87,7 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
     classifier = is_classifier(inf.estimator_)
     if response == "predict" and classifier:
         inner = "decision_function" if hasattr(inf, "decision_function") else "predict_proba"
-        scores = loo_response(inf, X, inner, method=method, indices=rows)
+        scores = loo_response(inf, X, inner, method=method, indices=rows, quad=quad)
         classes = inf.classes_
         if scores.ndim == 1:
             return classes[(scores > 0).astype(int)]
@@ -105,10 +108,11 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
     out = None
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        Xc = _safe_indexing(X, chunk)
+        Xc = X if len(chunk) == n and start == 0 and indices is None else _safe_indexing(X, chunk)
         base = np.asarray(getattr(inf, response)(Xc), dtype=float)
         if direct:
-            values = _direct_response(inf, Xc, chunk, response, shift).reshape(base.shape)
+            known = None if quad is None else quad[chunk]
+            values = _direct_response(inf, Xc, chunk, response, shift, known).reshape(base.shape)
         else:
             change = np.asarray(inf.leave_one_out(Xc, measure=response, method=method, indices=chunk))
             diagonal = change[np.arange(len(chunk)), ..., np.arange(len(chunk))]  # query i, removed row i
@@ -119,14 +123,15 @@ def loo_response(inf, X, response="predict", *, method="newton", indices=None):
     return out
 
 
-def _direct_response(inf, Xc, chunk, response, shift):
+def _direct_response(inf, Xc, chunk, response, shift, quad=None):
     """``m(f_i + M_i c_i)``: the Newton step's raw shift at the removed row itself (no ``n × n`` products).
 
     ``M_i = Ũ_iᵀ H⁻¹ Ũ_i`` (the solver's quadratic forms) and ``c_i`` the Newton coefficients, so
     ``θ̂₋ᵢ − θ̂ = H⁻¹(c_i ⊗ x̃_i)`` moves row ``i``'s raw prediction by ``M_i c_i``.
     """
-    coef = inf._newton_coefficients(chunk, shift)
-    quad = inf._solver.quadratic_forms(inf._design.take(chunk))
+    if quad is None:
+        quad = inf._solver.quadratic_forms(inf._design.take(chunk))
+    coef = inf._newton_coefficients(chunk, shift, quad)
     if inf._objective.separable:
         delta = quad[:, None] * coef
     else:

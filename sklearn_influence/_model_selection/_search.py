@@ -9,9 +9,12 @@ import numpy as np
 from numpy.ma import MaskedArray
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import GammaRegressor, HuberRegressor, LogisticRegression, PoissonRegressor, TweedieRegressor
 from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _BaseScorer
 from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
@@ -19,10 +22,17 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
 from .._models._losses import SquaredError
-from ._predictions import loo_response
+from ._predictions import _FLOATS, loo_response
+from ._ridge_path import ridge_alpha_path
+from ._scores import per_row_scores
 
 #: Leverage above which one Newton step is flagged as less reliable (non-least-squares models).
 HIGH_LEVERAGE = 0.5
+#: Models with a convex objective and a ``warm_start`` parameter: from any start their solver reaches the
+#: same optimum (to its tolerance), so the previous candidate's solution can start the next fit.
+_WARM_STARTABLE = (LogisticRegression, PoissonRegressor, GammaRegressor, TweedieRegressor, HuberRegressor)
+#: Fitted attributes a warm start reads.
+_WARM_STATE = ("coef_", "intercept_", "scale_")
 
 
 class _FixedResponses(BaseEstimator):
@@ -30,15 +40,18 @@ class _FixedResponses(BaseEstimator):
 
     Scikit-learn scorers call ``predict`` / ``predict_proba`` / ``decision_function`` on it;
     each returns the stored responses for the rows it stands for (``X`` is only counted).
+    ``estimator_type`` ("classifier" or "regressor") is given once, not read from ``source``'s
+    tags at every scorer call.
     """
 
-    def __init__(self, source, compute):
+    def __init__(self, source, compute, estimator_type):
         self.source = source
         self.compute = compute
+        self.estimator_type = estimator_type
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = get_tags(self.source).estimator_type
+        tags.estimator_type = self.estimator_type
         return tags
 
     @property
@@ -96,7 +109,13 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
       does: for a mean of per-row scores (error, accuracy, log-loss) that is
       ``GridSearchCV(cv=LeaveOneOut())``'s ``mean_test_score``; for ROC AUC, R² and other
       non-decomposable scores it is the score of the pooled predictions (``GridSearchCV``
-      cannot score one held-out row). ``std_test_score`` is NaN (no per-fold spread).
+      cannot score one held-out row). ``std_test_score`` is, as ``GridSearchCV(cv=LeaveOneOut())``'s,
+      the standard deviation of the ``n`` one-row scores for the scorers that are means of
+      per-row terms (squared, absolute and root-mean-squared error, Poisson / Gamma / Tweedie
+      deviance, accuracy, log-loss); NaN for the others (no one-row score).
+      For ``Ridge`` candidates that differ only in ``alpha`` (dense ``X``), every candidate's
+      exact leave-one-out comes from one singular value decomposition shared by the grid,
+      as ``RidgeCV``'s efficient leave-one-out.
     - a splitter or an int (``KFold``, ``StratifiedKFold``, ``GroupKFold``, ...): each fold's
       refit is the block-Newton step of :meth:`InfluenceEstimator.leave_group_out`,
       ``θ̂₋G − θ̂ ≈ (H − Σ_G s_i ∇²ℓ_i)⁻¹ Σ_G s_i g_i`` (exact for least squares), and the
@@ -118,6 +137,14 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``None``: leave-one-out; otherwise as ``GridSearchCV``'s ``cv``.
     refit : bool, default=True
         Refit the best candidate on all the data into ``best_estimator_``.
+    warm_start : bool, default=True
+        Start each candidate's fit from the previous candidate's coefficients, in the grid's
+        order, for models with a convex objective and a ``warm_start`` parameter
+        (``LogisticRegression`` but for ``solver="liblinear"``, ``PoissonRegressor``,
+        ``GammaRegressor``, ``TweedieRegressor``, ``HuberRegressor``; also as a pipeline's
+        last step): the same optimum to the solver's tolerance, in fewer iterations. A
+        candidate whose coefficients do not fit the previous ones (another ``fit_intercept``)
+        starts cold. ``best_estimator_`` is always refitted from scratch.
     preprocessing : {"refit", "fixed"}, default="refit"
         For pipelines, as :class:`InfluenceEstimator`: ``"refit"`` answers about refitting the
         whole pipeline.
@@ -166,6 +193,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         method="newton",
         cv=None,
         refit=True,
+        warm_start=True,
         preprocessing="refit",
         n_jobs=None,
         verbose=0,
@@ -176,6 +204,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.method = method
         self.cv = cv
         self.refit = refit
+        self.warm_start = warm_start
         self.preprocessing = preprocessing
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -191,6 +220,8 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 f"refit must be True or False (one scorer: the best candidate is the highest score); "
                 f"got refit={self.refit!r}."
             )
+        if not isinstance(self.warm_start, bool | np.bool_):
+            raise ValueError(f"warm_start must be True or False; got warm_start={self.warm_start!r}.")
         if isinstance(self.scoring, list | tuple | set | dict):
             raise ValueError(
                 f"scoring must be one scorer (a string, a callable or None); got scoring={self.scoring!r}. "
@@ -230,40 +261,50 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
             folds = [test for _, test in splitter.split(X, y, groups)]
         n_splits = n if folds is None else len(folds)
-        fit_times, score_times, scores, split_scores, max_lev, frac_high, exact = [], [], [], [], [], [], []
+        start = time.perf_counter()
+        path = None
+        if folds is None and self.method == "newton":
+            weights = InfluenceEstimator._check_sample_weight(sample_weight, n)
+            path = ridge_alpha_path(self.estimator, candidates, X, y, weights, fit_params)
+        shared_time = (time.perf_counter() - start) / len(candidates)  # the decomposition, shared by the grid
+        fit_times, score_times, scores, split_scores, stds, max_lev, frac_high, exact = ([] for _ in range(8))
+        previous, kind = None, get_tags(self.estimator).estimator_type
         for index, params in enumerate(candidates):
             start = time.perf_counter()
-            model = clone(self.estimator).set_params(**params)
-            inf = InfluenceEstimator(model, preprocessing=self.preprocessing, n_jobs=self.n_jobs)
-            inf.fit(X, y, sample_weight=sample_weight, **fit_params)
-            fit_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            if folds is None:
-                if self.method == "exact":
-                    loo = _cached(
-                        lambda name, m=model: np.concatenate(
-                            [_refit_response(m, X, y, sample_weight, fit_params, name, [i]) for i in range(n)]
-                        )
-                    )
-                else:
-                    loo = _cached(lambda name, inf=inf: loo_response(inf, X, name, method=self.method))
-                responses = _FixedResponses(inf, loo)
+            alpha = params.get("alpha", getattr(self.estimator, "alpha", None))
+            on_path = None if path is None or not path.usable(alpha) else path.leave_one_out(alpha)
+            if on_path is not None:
+                predictions, leverage = on_path
+                fit_times.append(time.perf_counter() - start + shared_time)
+                start = time.perf_counter()
+                responses = _FixedResponses(self.estimator, _cached(lambda name, p=predictions: p), kind)
                 per_split = [scorer(responses, X, y)]
+                is_exact = True
             else:
-                refit = None
-                if self.method == "exact":
-                    refit = functools.partial(_refit_response, model, X, y, sample_weight, fit_params)
-                per_split = [self._fold_score(inf, scorer, X, y, test, refit, sample_weight) for test in folds]
+                previous = self._fit_candidate(params, previous, X, y, sample_weight, fit_params)
+                frozen = FrozenEstimator(previous)
+                inf = InfluenceEstimator(frozen, preprocessing=self.preprocessing, n_jobs=self.n_jobs)
+                inf.fit(X, y, sample_weight=sample_weight)
+                fit_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                model = clone(self.estimator).set_params(**params)  # unfitted, for method="exact"
+                quad = _quadratic_forms(inf) if inf._design.n_samples * inf._objective.n_outputs**2 <= _FLOATS else None
+                responses, per_split = self._score_candidate(
+                    inf, model, scorer, X, y, sample_weight, fit_params, folds, quad
+                )
+                leverage = _leverage(inf, quad)
+                is_exact = isinstance(inf._objective.loss, SquaredError)
+            per_row = per_row_scores(scorer, responses, y) if folds is None else None
             score_times.append(time.perf_counter() - start)
             split_scores.append(per_split)
             scores.append(float(np.mean(per_split)))
-            leverage = _leverage(inf)
+            stds.append(np.std(per_split) if folds is not None else np.nan if per_row is None else np.std(per_row))
             max_lev.append(float(np.max(leverage)))
             frac_high.append(float(np.mean(leverage > HIGH_LEVERAGE)))
-            exact.append(isinstance(inf._objective.loss, SquaredError))
+            exact.append(is_exact)
             if self.verbose:
                 print(f"[LeaveOneOutSearchCV] {index + 1}/{len(candidates)} {params}: score={scores[-1]:.6g}")
-        self.cv_results_ = self._results(candidates, fit_times, score_times, scores, split_scores, folds is None)
+        self.cv_results_ = self._results(candidates, fit_times, score_times, scores, split_scores, stds, folds is None)
         self.cv_results_["max_leverage"] = np.array(max_lev)
         self.cv_results_["fraction_high_leverage"] = np.array(frac_high)
         self._warn_leverage([0.0 if e else f for f, e in zip(frac_high, exact)])
@@ -285,6 +326,49 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                     setattr(self, attr, getattr(self.best_estimator_, attr))
         return self
 
+    def _fit_candidate(self, params, previous, X, y, sample_weight, fit_params):
+        """``clone(estimator)`` with ``params`` fitted on all the data, warm-started from ``previous`` if it can be."""
+        model = clone(self.estimator).set_params(**params)
+        if sample_weight is not None:
+            fit_params = {**fit_params, _sample_weight_key(model): sample_weight}
+        key, final = _final_model(model)
+        warm = (
+            self.warm_start
+            and previous is not None
+            and type(final) in _WARM_STARTABLE
+            and getattr(final, "solver", None) != "liblinear"
+        )
+        if warm:
+            _, before = _final_model(previous)
+            model.set_params(**{key + "warm_start": True})
+            for attr in _WARM_STATE:
+                if hasattr(before, attr):
+                    setattr(final, attr, np.copy(getattr(before, attr)))
+            try:
+                return model.fit(X, y, **fit_params)
+            except ValueError:  # coefficients of another shape (fit_intercept, classes): start cold
+                model = clone(self.estimator).set_params(**params)
+        return model.fit(X, y, **fit_params)
+
+    def _score_candidate(self, inf, model, scorer, X, y, sample_weight, fit_params, folds, quad):
+        """``(leave-one-out responses or None, [score per split])`` of one fitted candidate."""
+        if folds is not None:
+            refit = None
+            if self.method == "exact":
+                refit = functools.partial(_refit_response, model, X, y, sample_weight, fit_params)
+            return None, [self._fold_score(inf, scorer, X, y, test, refit, sample_weight) for test in folds]
+        n = _num_samples(X)
+        if self.method == "exact":
+            loo = _cached(
+                lambda name: np.concatenate(
+                    [_refit_response(model, X, y, sample_weight, fit_params, name, [i]) for i in range(n)]
+                )
+            )
+        else:
+            loo = _cached(lambda name: loo_response(inf, X, name, method=self.method, quad=quad))
+        responses = _FixedResponses(inf, loo, get_tags(self.estimator).estimator_type)
+        return responses, [scorer(responses, X, y)]
+
     def _fold_score(self, inf, scorer, X, y, test, refit=None, sample_weight=None):
         """The scorer on fold ``test``'s rows, predicted by the block-Newton refit without them."""
         X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
@@ -303,9 +387,10 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         # as GridSearchCV: a scikit-learn scorer gets the fold's sample weights
         weighted = sample_weight is not None and isinstance(scorer, _BaseScorer)  # a plain callable: as given
         weights = {"sample_weight": np.asarray(sample_weight)[test]} if weighted else {}
-        return scorer(_FixedResponses(inf, _cached(compute)), X_test, y_test, **weights)
+        responses = _FixedResponses(inf, _cached(compute), get_tags(self.estimator).estimator_type)
+        return scorer(responses, X_test, y_test, **weights)
 
-    def _results(self, candidates, fit_times, score_times, scores, split_scores, loo):
+    def _results(self, candidates, fit_times, score_times, scores, split_scores, stds, loo):
         n_candidates = len(candidates)
         results = {
             "mean_fit_time": np.array(fit_times),
@@ -327,7 +412,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 results[f"split{k}_test_score"] = split_scores[:, k]
         mean = np.array(scores, dtype=float)
         results["mean_test_score"] = mean
-        results["std_test_score"] = np.full(n_candidates, np.nan) if loo else split_scores.std(axis=1)
+        results["std_test_score"] = np.array(stds, dtype=float)
         finite = np.where(np.isnan(mean), -np.inf, mean)
         results["rank_test_score"] = rankdata(-finite, method="min").astype(np.int32)
         return results
@@ -386,14 +471,33 @@ def _refit_response(estimator, X, y, sample_weight, fit_params, name, test):
     return getattr(model, name)(_safe_indexing(X, np.asarray(test)))
 
 
-def _leverage(inf):
+def _final_model(estimator):
+    """``(parameter prefix, final model)`` of an estimator or of a pipeline ending in one."""
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        key, model = _final_model(last)
+        return f"{name}__{key}", model
+    return "", estimator
+
+
+def _chunks(inf):
+    """Row chunks of ``inf``'s training rows whose quadratic forms' working arrays stay within ``_FLOATS``."""
+    objective, n = inf._objective, inf._design.n_samples
+    step = max(1, _FLOATS // max(1, objective.n_outputs**2 * objective.n_columns))
+    return [np.arange(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _quadratic_forms(inf):
+    """``M_i = Ũ_iᵀ H⁻¹ Ũ_i`` of every training row (computed once, read by the scores and the leverage)."""
+    return np.concatenate([inf._solver.quadratic_forms(inf._design.take(rows)) for rows in _chunks(inf)])
+
+
+def _leverage(inf, quad_all=None):
     """``h_i = s_i a_i x̃_iᵀ H⁻¹ x̃_i`` (largest eigenvalue of ``s_i A_i M_i`` for several outputs)."""
     objective, design = inf._objective, inf._design
     out = np.empty(design.n_samples)
-    step = max(1, 2**22 // max(1, objective.n_outputs**2 * objective.n_columns))
-    for start in range(0, design.n_samples, step):
-        rows = np.arange(start, min(start + step, design.n_samples))
-        quad = inf._solver.quadratic_forms(design.take(rows))
+    for rows in _chunks(inf):
+        quad = inf._solver.quadratic_forms(design.take(rows)) if quad_all is None else quad_all[rows]
         curvature = objective.loss.hessian(inf._targets[rows], inf._raw[rows])
         s = inf._weights[rows]
         if objective.separable:

@@ -84,7 +84,7 @@ class NewtonStepMixin:
         rounding = 2 * eps * k_out * np.einsum("j,jilk,jilk->i", size, np.abs(across), bound)
         return N, M, rounding + np.abs(solve_error).reshape(len(positions), k_out).sum(axis=1)
 
-    def _newton_coefficients(self, rows, shift=False):
+    def _newton_coefficients(self, rows, shift=False, quad=None):
         """``c_i = s_i (I − s_i A_i M_i)⁻¹ r̃_i``: the Woodbury form of the Newton step.
 
         ``θ̂₋ᵢ − θ̂ ≈ (H − s_i ∇²ℓ_i)⁻¹ s_i g_i = H⁻¹ (c_i ⊗ x̃_i)``, with ``A_i = ∂²ℓ/∂f²``
@@ -102,7 +102,7 @@ class NewtonStepMixin:
         warning.
         """
         design = self._design.take(rows)
-        quad = self._solver.quadratic_forms(design)
+        quad = self._solver.quadratic_forms(design) if quad is None else quad  # given: the caller's M_i of rows
         curvature = self._objective.loss.hessian(self._targets[rows], self._raw[rows])
         s, r = self._weights[rows], self._residuals[rows]
         if shift is False:
