@@ -11,6 +11,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils import Bunch, check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask._dispatch import fitted_on_dask
 from ._labels import labelled_ranking
 from ._progress import progress
 from ._validation import _check_fit_weights, _fitted_smoothing, _refittable, _training_rows_input
@@ -80,6 +81,10 @@ def rank_mislabel_candidates(influence_estimator, *, by="self_influence"):
     check_is_fitted(influence_estimator)
     if by not in _RANKINGS:
         raise ValueError(f"by must be one of {_RANKINGS}; got by={by!r}.")
+    if fitted_on_dask(influence_estimator):  # a lazy Dask array, merged from the blocks' sorted scores
+        from ._dask._reductions import rank_mislabel_candidates as rank_dask
+
+        return rank_dask(influence_estimator, by)
     if by == "self_influence":
         scores = influence_estimator.self_influence()
     else:

@@ -27,6 +27,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._dask import fit_dask, is_dask_collection
+from ._dask._dispatch import DaskDispatchMixin
 from ._diagnostics._statistics import DiagnosticsMixin
 from ._frames import FramesMixin
 from ._groups._leave_group_out import GroupInfluenceMixin
@@ -115,6 +117,7 @@ def _unwrap(estimator):
 
 
 class InfluenceEstimator(
+    DaskDispatchMixin,
     InfluenceQuantitiesMixin,
     CategoryInfluenceMixin,
     GroupInfluenceMixin,
@@ -415,6 +418,8 @@ class InfluenceEstimator(
         self : InfluenceEstimator
             Fitted estimator.
         """
+        if is_dask_collection(X):  # row blocks reduced on the workers (_dask._fit), never computed here
+            return fit_dask(self, X, y, sample_weight, **fit_params)
         self._check_params()
         self._forget_fit()
         if self.preprocessing == "refit":

@@ -1,0 +1,160 @@
+"""Top-k over the training rows as tree reductions: ``top_influences`` and the mislabel ranking.
+
+Each row block computes its influence block and keeps, per query and side, its own ``k``
+best rows (values and global positions, side by side in one float64 array: positions are
+exact in float64 up to 2^53). :func:`dask.array.reduction` then merges the candidates in
+a tree (``split_every`` blocks per task): concatenate, keep the ``k`` best. No task ever
+holds more than one block's influence, and the graph holds no ``n_queries × n_train``
+array: memory is ``n_queries × (b + split_every·k)`` per task.
+"""
+
+import functools
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._blocks import BlockRows
+from ._queries import influence_block, influence_payload, query_inputs
+
+#: Candidate sets merged by one task of the tree.
+SPLIT_EVERY = 8
+
+
+def _best(values, positions, k):
+    """The ``k`` largest ``values`` along the last axis (ties: smaller position first), sorted."""
+    order = np.lexsort((positions, -values), axis=-1)[..., :k]
+    return np.take_along_axis(values, order, axis=-1), np.take_along_axis(positions, order, axis=-1)
+
+
+def _candidates(block, positions, k_b):
+    """Both sides' best ``k_b`` of ``block`` (n_queries, b) at the global ``positions`` (b,), −inf where none."""
+    n_queries = block.shape[0]
+    out = np.full((2, 2, n_queries, k_b), -np.inf)
+    out[:, 1] = -1.0
+    keep = min(k_b, positions.size)
+    if keep == 0:
+        return out
+    tiled = np.broadcast_to(positions.astype(np.float64), block.shape)
+    for side_index, side in enumerate((1.0, -1.0)):
+        values = side * block
+        if values.shape[1] > keep:  # the block's own top k first, then sorted
+            local = np.argpartition(-values, keep - 1, axis=1)[:, :keep]
+            values, chosen = np.take_along_axis(values, local, axis=1), np.take_along_axis(tiled, local, axis=1)
+        else:
+            chosen = tiled
+        values, chosen = _best(values, chosen, keep)
+        out[side_index, 0, :, :keep], out[side_index, 1, :, :keep] = values, chosen
+    return out
+
+
+def _identity(candidates, axis=None, keepdims=True):
+    return candidates
+
+
+def _merge(candidates, k, axis=None, keepdims=True):
+    """Keep the ``k`` best of concatenated candidate sets (along the last axis)."""
+    values, positions = _best(candidates[:, 0], candidates[:, 1], k)
+    return np.stack([values, positions], axis=1)
+
+
+def merged_top(candidates, k):
+    """Tree-merge per-block candidates (…, k_b per block along the last axis) into the ``k`` best."""
+    import dask.array as da
+
+    merge = functools.partial(_merge, k=k)
+    return da.reduction(
+        candidates,
+        chunk=_identity,
+        combine=merge,
+        aggregate=merge,
+        axis=candidates.ndim - 1,
+        keepdims=True,
+        dtype=np.float64,
+        split_every=SPLIT_EVERY,
+        concatenate=True,
+        output_size=k,
+        meta=np.empty((0,) * candidates.ndim),
+    )
+
+
+def top_influences(estimator, X, y=None, *, measure="loss", k=10, indices=None):
+    """Lazy ``InfluenceEstimator.top_influences`` on a Dask fit: per-block top-k merged in a tree."""
+    import numbers
+
+    if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer; got k={k!r}.")
+    X, y = query_inputs(X, y)
+    query = estimator._query(X, y, measure)
+    rows = estimator._training_rows(indices)
+    fit = estimator._dask_fit_
+    k = min(k, len(rows))
+    selected = np.zeros(fit.X.shape[0], dtype=bool)
+    selected[rows] = True
+    payload = influence_payload(estimator, query)
+    candidates = _candidates_array(fit, influence_block, payload, payload["n_queries"], k, selected)
+    top = merged_top(candidates, k)
+    result = {}
+    for side_index, name in enumerate(("harmful", "helpful")):
+        sign = 1.0 if side_index == 0 else -1.0
+        result[f"{name}_indices"] = query.measure.finish(top[side_index, 1].astype(np.intp))
+        result[f"{name}_values"] = query.measure.finish(sign * top[side_index, 0])
+    return Bunch(**result)
+
+
+def _candidates_array(fit, score_block, payload, n_queries, k, selected):
+    """(2 sides, [value, position], n_queries, Σ k_b): every block's candidates, ``k_b = min(k, b)``.
+
+    ``score_block(rows, fitted, payload)`` gives the block's scores, shape (n_queries, b).
+    """
+    import dask.array as da
+
+    from ._blocks import shared
+
+    k_blocks = tuple(min(k, size) for size in fit.row_chunks)
+    positions = da.arange(fit.X.shape[0], chunks=(fit.row_chunks,))
+    mask = da.from_array(selected, chunks=(fit.row_chunks,))
+    args = [fit.state, "z", shared(payload, "payload"), "w", fit.X, "ij", fit.y, "io"[: fit.y.ndim], fit.weights, "i"]
+    args += [positions, "i", mask, "i"]
+    if fit.shares is not None:
+        args += [fit.shares, "i"]
+    return da.blockwise(
+        functools.partial(_block_candidates, score_block, k),
+        "svqi",
+        *args,
+        new_axes={"s": 2, "v": 2, "q": n_queries},
+        adjust_chunks={"i": k_blocks},
+        dtype=np.float64,
+        concatenate=True,
+    )
+
+
+def _block_candidates(score_block, k, state, payload, X, y, weights, positions, selected, shares=None):
+    """One block's candidates among its selected rows (a blockwise task)."""
+    fitted = state[0]
+    scores = score_block(BlockRows(fitted, X, y, weights, shares), fitted, payload[0])
+    mask = np.asarray(selected, dtype=bool)
+    return _candidates(scores[:, mask], np.asarray(positions)[mask], min(k, len(positions)))
+
+
+def _loss_block(rows, fitted, payload):
+    """Training loss ``ℓ(z_i, θ̂)`` of the block's rows, as one score row."""
+    return fitted.objective.loss.loss(rows._targets, rows._raw)[None, :]
+
+
+def _self_influence_scores(rows, fitted, payload):
+    from ._queries import _self_influence_block
+
+    return _self_influence_block(rows, fitted, payload)[None, :]
+
+
+def rank_mislabel_candidates(estimator, by):
+    """Lazy ranking of every training row, most suspicious first (``rank_mislabel_candidates`` on a Dask fit).
+
+    A stable sort by decreasing score (ties keep their order, as ``np.argsort(-scores,
+    kind="stable")``), merged in a tree from each block's sorted scores.
+    """
+    fit = estimator._dask_fit_
+    n = fit.X.shape[0]
+    score = _self_influence_scores if by == "self_influence" else _loss_block
+    candidates = _candidates_array(fit, score, None, 1, n, np.ones(n, dtype=bool))
+    return merged_top(candidates, n)[0, 1, 0].astype(np.intp)
