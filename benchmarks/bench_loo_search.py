@@ -10,10 +10,11 @@ refit leave-one-out scores on those folds. Then jackknife+ intervals for ridge f
 by hand, with their empirical coverage on held-out data (MAPIE is not a dependency; its refit-based
 jackknife+ is the hand-computed one here).
 
-Each time is the best of ``--repeat`` runs (the machine is shared). ``--blas-threads`` limits BLAS's
-threads for every contender alike (default 1: on a loaded 2-core machine threaded BLAS spins).
+Each time is the best of ``--repeat`` runs (the machine is shared). ``--threads`` limits the BLAS and
+OpenMP thread pools for every contender alike (default 1: on a loaded 2-core machine threaded BLAS and
+scikit-learn's OpenMP loss loops spin, up to 50x slower; 0 keeps the libraries' defaults).
 
-Run: ``python benchmarks/bench_loo_search.py [--n 2000] [--p 50] [--folds 20] [--repeat 3] [--blas-threads 1]``.
+Run: ``python benchmarks/bench_loo_search.py [--n 2000] [--p 50] [--folds 20] [--repeat 3] [--threads 1]``.
 """
 
 import argparse
@@ -142,9 +143,9 @@ if __name__ == "__main__":
     parser.add_argument("--p", type=int, default=50)
     parser.add_argument("--folds", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--blas-threads", type=int, default=1, help="0: BLAS's own default")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and OpenMP threads; 0: the libraries' default")
     args = parser.parse_args()
-    with threadpool_limits(limits=args.blas_threads or None, user_api="blas"):
-        print(f"BLAS threads: {args.blas_threads or 'default'}")
+    with threadpool_limits(limits=args.threads or None):
+        print(f"BLAS / OpenMP threads: {args.threads or 'default'}")
         run(args.n, args.p, args.folds, args.repeat)
         run_intervals()

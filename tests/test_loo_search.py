@@ -330,3 +330,133 @@ def test_poisson_and_balanced_logistic_take_the_general_path_within_stated_toler
     model = LogisticRegression(class_weight="balanced", tol=1e-12)  # the refit re-balances the classes
     got, expected = loo_predict_proba(model, X, y_bin), _refit_loo(model, X, y_bin, "predict_proba")
     assert np.abs(got - expected).max() < 1e-2
+
+
+# --- the shared-SVD ridge path, warm starts, std_test_score, method="influence", GLMs on bundled data ----------
+def test_ridge_alpha_path_equals_grid_search_when_wide_weighted_and_multioutput():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((12, 20)) + 2.0  # p > n: the decomposition has n - 1 centred directions
+    Y = X[:, :2] @ [[1.0, -1.0], [0.5, 2.0]] + rng.standard_normal((12, 2))
+    weights = rng.uniform(0.2, 2.0, 12)
+    grid = {"alpha": [0.1, 1.0, 10.0]}
+    for fit_intercept in (True, False):
+        model = Ridge(fit_intercept=fit_intercept)
+        ours = LeaveOneOutSearchCV(model, grid, scoring="neg_mean_squared_error").fit(X, Y, sample_weight=weights)
+        reference = GridSearchCV(model, grid, scoring="neg_mean_squared_error", cv=LeaveOneOut())
+        reference.fit(X, Y, sample_weight=weights)
+        for key in ("mean_test_score", "std_test_score"):
+            np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=0, atol=1e-8)
+        Z = np.column_stack([X, np.ones(12)]) if fit_intercept else X
+        for alpha, max_leverage in zip(grid["alpha"], ours.cv_results_["max_leverage"]):
+            H = Z.T @ (weights[:, None] * Z) + np.diag([alpha] * 20 + [0.0] * fit_intercept)
+            h = weights * np.einsum("ij,ji->i", Z, np.linalg.solve(H, Z.T))
+            assert max_leverage == pytest.approx(h.max(), rel=1e-8)
+
+
+@pytest.mark.parametrize("scoring", ["neg_mean_squared_error", "neg_mean_absolute_error"])
+def test_leave_one_out_std_is_grid_search_std_of_one_row_scores(data, scoring):
+    X, y, _, _ = data
+    grid = {"alpha": [0.01, 1.0, 30.0], "fit_intercept": [True, False]}  # not alpha alone: the general path
+    ours = LeaveOneOutSearchCV(Ridge(), grid, scoring=scoring).fit(X, y)
+    reference = GridSearchCV(Ridge(), grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+    for key in ("mean_test_score", "std_test_score"):
+        np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=0, atol=1e-8)
+
+
+def test_logistic_leave_one_out_std_within_tolerance_of_grid_search(data):
+    X, _, y, _ = data
+    grid = {"C": [0.1, 1.0]}
+    model = LogisticRegression(tol=1e-12)
+    log_loss_scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
+    for scoring in (log_loss_scorer, "accuracy"):
+        ours = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y)
+        reference = GridSearchCV(model, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+        # one Newton step per row, n = 50: the spread of the one-row scores within 2 %
+        np.testing.assert_allclose(
+            ours.cv_results_["std_test_score"], reference.cv_results_["std_test_score"], rtol=2e-2
+        )
+
+
+def test_influence_method_search_is_its_first_order_definition():
+    """method='influence': f_i + x̃_iᵀ H⁻¹ s_i g_i (no 1/(1 − h) factor), by hand with numpy."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 4))
+    y_reg = X @ [1.0, -0.5, 0.0, 2.0] + rng.standard_normal(60)
+    y = (X[:, 0] - 0.5 * X[:, 1] + rng.standard_normal(60) > 0).astype(int)
+    Z = np.column_stack([X, np.ones(60)])
+    for alpha in (0.1, 10.0):
+        ridge = Ridge(alpha=alpha).fit(X, y_reg)
+        H = Z.T @ Z + np.diag([alpha] * 4 + [0.0])
+        h = np.einsum("ij,ji->i", Z, np.linalg.solve(H, Z.T))
+        residual = y_reg - ridge.predict(X)
+        expected = -np.mean((residual * (1 + h)) ** 2)  # y − (ŷ − h e): first order drops 1/(1 − h)
+        ours = LeaveOneOutSearchCV(Ridge(), {"alpha": [alpha]}, scoring="neg_mean_squared_error", method="influence")
+        assert ours.fit(X, y_reg).best_score_ == pytest.approx(expected, rel=1e-10)
+    for C in (0.1, 0.3):  # (a larger C moves some first-order probabilities out of [0, 1] here)
+        fitted = LogisticRegression(C=C, tol=1e-12).fit(X, y)
+        f = fitted.decision_function(X)
+        p = 1 / (1 + np.exp(-f))
+        H = Z.T @ ((p * (1 - p))[:, None] * Z) + np.diag([1 / C] * 4 + [0.0])
+        h = np.einsum("ij,ji->i", Z, np.linalg.solve(H, Z.T))
+        loo_f = f + h * (p - y)  # θ̂₋ᵢ − θ̂ ≈ H⁻¹ ∇ℓ_i, ∇ℓ_i = (p_i − y_i) x̃_i
+        loo_p = p + p * (1 - p) * h * (p - y)  # the probability moves to first order too
+        per_row = np.log(np.where(y == 1, loo_p, 1 - loo_p))
+        search = LeaveOneOutSearchCV(LogisticRegression(tol=1e-12), {"C": [C]}, method="influence")
+        assert search.fit(X, y).best_score_ == pytest.approx(np.mean((loo_f > 0) == y), abs=1e-12)
+        search.set_params(scoring=make_scorer(log_loss, greater_is_better=False, response_method="predict_proba"))
+        search.fit(X, y)
+        assert search.best_score_ == pytest.approx(per_row.mean(), rel=1e-8)
+        assert search.cv_results_["std_test_score"][0] == pytest.approx(per_row.std(), rel=1e-8)
+
+
+def test_warm_started_search_equals_cold_to_the_solver_tolerance():
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((80, 5))
+    y_bin = (X[:, 0] + 0.5 * rng.standard_normal(80) > 0).astype(int)
+    y_count = rng.poisson(np.exp(0.4 * X[:, 1]))
+    cases = [
+        (LogisticRegression(tol=1e-10, max_iter=1000), {"C": [0.01, 0.1, 1.0, 10.0]}, y_bin, "neg_log_loss"),
+        (PoissonRegressor(tol=1e-10, max_iter=1000), {"alpha": [3.0, 0.3, 0.03]}, y_count, "neg_mean_poisson_deviance"),
+        # a grid whose coefficients change shape (fit_intercept) restarts cold
+        (LogisticRegression(tol=1e-10), [{"C": [0.1, 1.0]}, {"C": [1.0], "fit_intercept": [False]}], y_bin, "accuracy"),
+    ]
+    for model, grid, y, scoring in cases:
+        warm = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y)
+        cold = LeaveOneOutSearchCV(model, grid, scoring=scoring, warm_start=False).fit(X, y)
+        # lbfgs to tol 1e-10 from two starts, then the Newton step from each: equal to ~1e-8
+        np.testing.assert_allclose(warm.cv_results_["mean_test_score"], cold.cv_results_["mean_test_score"], rtol=1e-7)
+        assert warm.best_index_ == cold.best_index_
+        assert warm.best_estimator_.get_params()["warm_start"] is False  # the refit is cold, as the user's model
+    # the start is the previous solution: fewer solver iterations than a cold fit
+    search = LeaveOneOutSearchCV(LogisticRegression(tol=1e-10, max_iter=1000), {"C": [1.0]})
+    previous = search._fit_candidate({"C": 1.0}, None, X, y_bin, None, {})
+    warm = search._fit_candidate({"C": 1.1}, previous, X, y_bin, None, {})
+    cold = clone(search.estimator).set_params(C=1.1).fit(X, y_bin)
+    assert warm.n_iter_[0] < cold.n_iter_[0]
+    np.testing.assert_allclose(warm.coef_, cold.coef_, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*leverage > 0.5")  # reported, and within 1 % all the same
+def test_poisson_and_smooth_hinge_searches_within_one_percent_of_grid_search_on_bundled_data():
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+    from sklearn.linear_model import PoissonRegressor
+
+    from sklearn_influence import SmoothHingeClassifier
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:150]
+    cases = [
+        (PoissonRegressor(solver="newton-cholesky", tol=1e-10), {"alpha": [0.01, 0.3, 3.0]}, X, y[:150]),
+    ]
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:100]
+    cases.append((SmoothHingeClassifier(), {"C": [0.01, 0.1, 1.0]}, X, y[:100]))
+    for (model, grid, X, y), scoring in zip(cases, ["neg_mean_poisson_deviance", "accuracy"]):
+        ours = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y)
+        reference = GridSearchCV(model, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+        np.testing.assert_allclose(
+            ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-2
+        )
+        assert ours.best_index_ == reference.best_index_

@@ -2,9 +2,10 @@
 
 ``GridSearchCV(cv=LeaveOneOut())`` scores each held-out row alone: its ``std_test_score`` is the
 standard deviation of the ``n`` one-row scores. For the scorers that are means of per-row terms
-the one-row score is that term, computed here for every row at once from the pooled leave-one-out
-responses (one scorer call per row would cost ``n`` calls per candidate). Other scorers (R², ROC
-AUC, F1, a custom callable) have no per-row score here: ``None``.
+(whose score of the pooled leave-one-out responses is the mean of the one-row scores) the one-row
+score is that term, computed here for every row at once (one scorer call per row would cost ``n``
+calls per candidate). Other scorers (R², ROC AUC, F1, root mean squared error, a custom callable)
+have no per-row score here: ``None``.
 """
 
 import numpy as np
@@ -17,7 +18,6 @@ from sklearn.metrics import (
     mean_poisson_deviance,
     mean_squared_error,
     mean_tweedie_deviance,
-    root_mean_squared_error,
 )
 from sklearn.metrics._scorer import _BaseScorer
 
@@ -63,7 +63,6 @@ def _log_loss(y, proba, kwargs, classes):
 #: metric → (response method, keyword arguments it may carry, per-row score)
 _PER_ROW = {
     mean_squared_error: ("predict", (), _regression(lambda y, p: (y - p) ** 2)),
-    root_mean_squared_error: ("predict", (), _regression(lambda y, p: np.abs(y - p))),
     mean_absolute_error: ("predict", (), _regression(lambda y, p: np.abs(y - p))),
     mean_poisson_deviance: ("predict", (), _regression(lambda y, p: _tweedie(y, p, 1))),
     mean_gamma_deviance: ("predict", (), _regression(lambda y, p: _tweedie(y, p, 2))),

@@ -111,8 +111,9 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
       non-decomposable scores it is the score of the pooled predictions (``GridSearchCV``
       cannot score one held-out row). ``std_test_score`` is, as ``GridSearchCV(cv=LeaveOneOut())``'s,
       the standard deviation of the ``n`` one-row scores for the scorers that are means of
-      per-row terms (squared, absolute and root-mean-squared error, Poisson / Gamma / Tweedie
-      deviance, accuracy, log-loss); NaN for the others (no one-row score).
+      per-row terms (squared and absolute error, Poisson / Gamma / Tweedie deviance, accuracy,
+      log-loss); NaN for the others (R², ROC AUC, root mean squared error, ...: the pooled score is
+      not a mean of one-row scores).
       For ``Ridge`` candidates that differ only in ``alpha`` (dense ``X``), every candidate's
       exact leave-one-out comes from one singular value decomposition shared by the grid,
       as ``RidgeCV``'s efficient leave-one-out.
