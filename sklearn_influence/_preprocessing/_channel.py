@@ -39,6 +39,18 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 
 import numpy as np
 
+from ._terms import FactoredSig
+
+#: Floats in one block of the per-row (rows, outputs, statistics) terms of ``fit`` (4 MB: they stay in the caches
+#: and the allocator reuses them, where n-sized temporaries would each be fresh memory).
+_BLOCK_FLOATS = 2**19
+
+
+def _row_blocks(n_rows, per_row):
+    """Slices over ``n_rows`` rows of ``per_row`` floats each, :data:`_BLOCK_FLOATS` at most per block."""
+    step = max(1024, _BLOCK_FLOATS // max(per_row, 1))
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
 
 class StatisticsChannel:
     """Fitted state of the statistics channel, computed once in ``fit``.
@@ -72,24 +84,32 @@ class StatisticsChannel:
 
     def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
         self.node = node
-        self.n_stats = node.n_stats
-        self.psi, self.delta, _, J, _, _ = node.fit_pass(X)
-        coef = objective.input_coef
+        self.n_stats = m = node.n_stats
         n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
-        m = self.n_stats
-        moved = J.moved(coef)  # Θ ∂x̃_j/∂φ, (n, K, m)
+        self.psi, self.delta = np.empty((n, m)), np.empty((n, m))
+        _, J, _, _ = node.fit_pass(X, self.psi, self.delta)
+        coef = objective.input_coef
         cross = np.zeros((k_out, n_col, m))
-        np.add.at(cross, (slice(None), J.cols, J.stats), (weights[:, None] * residuals).T @ J.vals)
-        if objective.separable:
-            pulled = curvature[:, None, None] * moved
-        else:
-            pulled = np.einsum("jkl,jlm->jkm", curvature, moved)
-        cross += design.tdot(pulled.reshape(n, k_out * m)).reshape(k_out, m, n_col).transpose(0, 2, 1)
+        scaled = (weights[:, None] * residuals).T  # s_j r_j, (K, n)
+        for cols, stats, vals in J.parts:
+            np.add.at(cross, (slice(None), cols, stats), scaled @ vals)
+        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries
+        blocks = _row_blocks(n, k_out * m)
+        for rows in blocks:
+            moved = J.moved(coef, rows)  # Θ ∂x̃_j/∂φ
+            if objective.separable:
+                pulled = curvature[rows, None, None] * moved
+            else:
+                pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
+            product = design.take(rows).tdot(pulled.reshape(-1, k_out * m))
+            cross += product.reshape(k_out, m, n_col).transpose(0, 2, 1)
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
-        along = self._along(design)  # x̃_jᵀ G, (n, K, m)
-        self.own_psi = np.einsum("jkm,jm->jk", moved - along, self.psi)
-        self.q_delta = np.einsum("jkm,jm->jk", along - moved, self.delta)
+        self.own_psi, self.q_delta = np.empty((n, k_out)), np.empty((n, k_out))
+        for rows in blocks:
+            follows = J.moved(coef, rows) - self._along(design.take(rows))  # Θ ∂x̃_j/∂φ − x̃_jᵀ G
+            self.own_psi[rows] = np.einsum("jkm,jm->jk", follows, self.psi[rows])
+            self.q_delta[rows] = -np.einsum("jkm,jm->jk", follows, self.delta[rows])
 
     def input_derivatives(self, X):
         """``∂φ/∂X[i, c]``, the statistics' derivatives in the raw training values (a ``Sig``), or ``None``.
@@ -97,7 +117,8 @@ class StatisticsChannel:
         A pass over the raw training rows ``X`` (as in ``fit``); ``None`` when a step keeps
         them factored (``PCA``).
         """
-        return self.node.fit_terms(X)[2]
+        sig = self.node.fit_terms(X)[2]
+        return None if isinstance(sig, FactoredSig) else sig
 
     def _along(self, design):
         """``x̃ᵀ G`` for every row of ``design``: shape (n, n_outputs, n_stats)."""

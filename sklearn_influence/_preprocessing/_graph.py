@@ -70,6 +70,11 @@ def _identity(n, d):
     return Elementwise(np.arange(d), np.ones((n, d)))
 
 
+def _columns(a, index):
+    """``a[:, index]`` for sorted ``index``, without a copy when it takes every column."""
+    return a if index.size == a.shape[1] else a[:, index]
+
+
 def _to_full(D, n_in):
     if isinstance(D, Full):
         return D.vals
@@ -82,27 +87,26 @@ def _to_full(D, n_in):
 
 def compose_jacobian(D, J):
     """Jacobian of a step's output in earlier statistics: ``∂V/∂U · ∂U/∂φ``."""
-    n, m = J.vals.shape[0], J.n_stats
-    if D is None or J.cols.size == 0:
+    n, m = J.n_rows, J.n_stats
+    if D is None or not J.parts:
         return Jacobian.empty(n, m)
-    if isinstance(D, Elementwise):
-        # every output o reads input src[o]: it inherits the entries of that input column
-        outputs, entries = [], []
-        by_column = {}
-        for e, col in enumerate(J.cols):
-            by_column.setdefault(col, []).append(e)
-        for o, col in enumerate(D.src):
-            for e in by_column.get(col, ()):
-                outputs.append(o)
-                entries.append(e)
-        if not outputs:
-            return Jacobian.empty(n, m)
-        outputs, entries = np.asarray(outputs), np.asarray(entries)
-        return Jacobian(outputs, J.stats[entries], D.vals[:, outputs] * J.vals[:, entries], m)
-    d_out = D.vals.shape[1]
-    vals = D.vals[:, :, J.cols] * J.vals[:, None, :]  # (n, d_out, entries)
-    e = J.cols.size
-    return Jacobian(np.repeat(np.arange(d_out), e), np.tile(J.stats, d_out), vals.reshape(n, d_out * e), m)
+    parts = []
+    for cols, stats, vals in J.parts:
+        if isinstance(D, Elementwise):
+            # every output o reads input src[o]: it inherits the entries of that input column
+            by_column = {}
+            for e, col in enumerate(cols):
+                by_column.setdefault(col, []).append(e)
+            pairs = [(o, e) for o, col in enumerate(D.src) for e in by_column.get(col, ())]
+            if not pairs:
+                continue
+            outputs, entries = np.asarray(pairs).T
+            parts += Jacobian(outputs, stats[entries], D.vals[:, outputs] * vals[:, entries], m).parts
+            continue
+        d_out, e = D.vals.shape[1], cols.size
+        product = D.vals[:, :, cols] * vals[:, None, :]  # (n, d_out, entries)
+        parts += Jacobian(np.repeat(np.arange(d_out), e), np.tile(stats, d_out), product.reshape(n, d_out * e), m).parts
+    return Jacobian.from_parts(parts, n, m)
 
 
 def compose_input(later, earlier, n_in):
@@ -121,13 +125,9 @@ def compose_input(later, earlier, n_in):
 
 
 def concat_stats(first, second):
-    """One Jacobian for the statistics of ``first`` followed by those of ``second``."""
-    return Jacobian(
-        np.concatenate([first.cols, second.cols]),
-        np.concatenate([first.stats, second.stats + first.n_stats]),
-        np.hstack([first.vals, second.vals]),
-        first.n_stats + second.n_stats,
-    )
+    """One Jacobian for the statistics of ``first`` followed by those of ``second`` (no copy of the values)."""
+    n_stats = first.n_stats + second.n_stats
+    return Jacobian.from_parts(first.parts + second.shifted(0, first.n_stats).parts, first.n_rows, n_stats)
 
 
 def chain_sig(sig, D, n_in):
@@ -151,12 +151,24 @@ def contract(sig, J, n_stats):
     if isinstance(sig, FactoredSig):
         return sig.contract(J, n_stats)
     L = np.zeros((n_stats, J.n_stats))
-    if J.n_stats == 0 or sig.col.size == 0 or J.cols.size == 0:
+    if J.n_stats == 0 or sig.col.size == 0:
         return L
-    for col in np.intersect1d(sig.col, J.cols):  # entries meeting on an input column
-        mine, theirs = np.flatnonzero(sig.col == col), np.flatnonzero(J.cols == col)
-        products = sig.vals[:, mine].T @ J.vals[:, theirs]
-        np.add.at(L, (sig.stat[mine][:, None], J.stats[theirs][None, :]), products)
+    for cols, stats, vals in J.parts:
+        common = np.intersect1d(sig.col, cols)
+        if common.size == 0:
+            continue
+        mine, theirs = np.flatnonzero(np.isin(sig.col, common)), np.flatnonzero(np.isin(cols, common))
+        # every (mine, theirs) product at once (BLAS) when that is small; else column by column
+        if mine.size * theirs.size <= 16 * (mine.size + theirs.size):
+            products = _columns(sig.vals, mine).T @ _columns(vals, theirs)
+            meet = sig.col[mine][:, None] == cols[theirs][None, :]
+            a, b = np.nonzero(meet)
+            np.add.at(L, (sig.stat[mine][a], stats[theirs][b]), products[a, b])
+            continue
+        for col in common:  # entries meeting on an input column
+            mine, theirs = np.flatnonzero(sig.col == col), np.flatnonzero(cols == col)
+            products = sig.vals[:, mine].T @ vals[:, theirs]
+            np.add.at(L, (sig.stat[mine][:, None], stats[theirs][None, :]), products)
     return L
 
 
@@ -187,6 +199,14 @@ def merge_sig(first, second, offset):
     )
 
 
+def _fit_terms(node, U):
+    """``(psi, delta, sig)`` of a node on its training input ``U``, ``sig`` included."""
+    n = U.shape[0]
+    psi, delta = np.empty((n, node.n_stats)), np.empty((n, node.n_stats))
+    sig = node.fit_pass(U, psi, delta, need_sig=True)[0]
+    return psi, delta, None if isinstance(sig, FactoredSig) else sig
+
+
 class Sequence:
     """A ``Pipeline`` of nodes (``'passthrough'`` steps dropped)."""
 
@@ -199,34 +219,42 @@ class Sequence:
         return self.estimator.transform(U)
 
     def fit_terms(self, U):
-        return self.fit_pass(U, need_sig=True)[:3]
+        return _fit_terms(self, U)
 
-    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
-        """``(psi, delta, sig, J, V, D)`` on the training input, in one pass over the steps.
+    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(sig, J, V, D)`` on the training input, in one pass over the steps; ``ψ``, ``Δ`` into ``psi``, ``delta``.
 
-        The terms of every statistic, the output's Jacobian in them, and (when asked) the
+        The terms of every statistic (written into the given (n, n_stats) arrays, which may be
+        column views of a larger one), the output's Jacobian in them, and (when asked) the
         output and the input Jacobian. ``sig`` (the statistics' derivatives in the input
         values) is ``None`` unless asked for: only raw-column answers need it, and chaining
         it is the costly part.
         """
+        if len(self.children) == 1:
+            return self.children[0].fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian)
         n, n_in = U.shape
-        psi, delta = np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
         offset = 0
         sig_total = Sig.empty(n) if need_sig else None
-        J, D = Jacobian.empty(n, 0), _identity(n, n_in)
         chain = need_sig or need_input_jacobian
+        J, D = Jacobian.empty(n, 0), (_identity(n, n_in) if chain else None)
         for child in self.children:
             last = child is self.children[-1]
-            follows = J.cols.size > 0  # earlier statistics reach this step's input
-            psi_a, delta_a, sig_a, J_a, V, D_a = child.fit_pass(
-                U, need_sig or follows, need_output=need_output or not last, need_input_jacobian=follows or chain
-            )
+            follows = bool(J.parts)  # earlier statistics reach this step's input
             block = slice(offset, offset + child.n_stats)
-            psi[:, block], delta[:, block] = psi_a, delta_a
+            sig_a, J_a, V, D_a = child.fit_pass(
+                U,
+                psi[:, block],
+                delta[:, block],
+                need_sig or follows,
+                need_output=need_output or not last,
+                need_input_jacobian=follows or chain,
+            )
             if follows:
                 L = contract(sig_a, J, child.n_stats)
-                psi[:, block] += psi[:, :offset] @ L.T
-                delta[:, block] += delta[:, :offset] @ L.T
+                reached = np.flatnonzero(np.any(L != 0, axis=0))  # the earlier statistics that move this step's
+                if reached.size:
+                    psi[:, block] += _columns(psi[:, :offset], reached) @ L[:, reached].T
+                    delta[:, block] += _columns(delta[:, :offset], reached) @ L[:, reached].T
             else:
                 L = np.zeros((child.n_stats, offset))
             if need_sig:
@@ -236,11 +264,11 @@ class Sequence:
             J = concat_stats(compose_jacobian(D_a, J), J_a)
             D = compose_input(D_a, D, n_in) if chain else None
             U = V
-        return psi, delta, sig_total, J, U, D
+        return sig_total, J, U, D
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
-        J, D = Jacobian.empty(n, 0), _identity(n, n_in)
+        J, D = Jacobian.empty(n, 0), (_identity(n, n_in) if need_input_jacobian else None)
         for child in self.children:
             V, J_a, D_a = child.forward(U, need_output=need_output or child is not self.children[-1])
             J = concat_stats(compose_jacobian(D_a, J), J_a)
@@ -267,16 +295,15 @@ class Union:
         return U if columns is None else _safe_indexing(U, columns, axis=1)
 
     def fit_terms(self, U):
-        return self.fit_pass(U, need_sig=True)[:3]
+        return _fit_terms(self, U)
 
-    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
-        """``(psi, delta, sig, J, V, D)`` on the training input, branch by branch."""
+    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(sig, J, V, D)`` on the training input, branch by branch; ``ψ``, ``Δ`` into ``psi``, ``delta``."""
         n, n_in = U.shape
         V = self.transform(U) if need_output else None
         d_out = max((out.stop for _, _, out, _ in self.branches), default=0)
-        Ds = []
-        psi, delta, sig = np.empty((n, self.n_stats)), np.empty((n, self.n_stats)), Sig.empty(n)
-        cols, stats, vals = [], [], []
+        Ds, parts = [], []
+        sig = Sig.empty(n) if need_sig else None
         offset = 0
         for node, columns, out, weight in self.branches:
             if node.n_stats == 0:
@@ -284,43 +311,40 @@ class Union:
                     _, _, D_b = node.forward(self._inputs(U, columns), True, need_output=False)
                     Ds.append((D_b, columns, out, weight))
                 continue
-            psi_b, delta_b, sig_b, J_b, _, D_b = node.fit_pass(
-                self._inputs(U, columns), need_sig, need_input_jacobian=need_input_jacobian
+            block = slice(offset, offset + node.n_stats)
+            sig_b, J_b, _, D_b = node.fit_pass(
+                self._inputs(U, columns),
+                psi[:, block],
+                delta[:, block],
+                need_sig,
+                need_input_jacobian=need_input_jacobian,
             )
             Ds.append((D_b, columns, out, weight))
-            if columns is not None and sig_b is not None:
-                sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
-            sig = merge_sig(sig, sig_b, offset) if need_sig else None
-            psi[:, offset : offset + node.n_stats] = psi_b
-            delta[:, offset : offset + node.n_stats] = delta_b
-            cols.append(J_b.cols + out.start)
-            stats.append(J_b.stats + offset)
-            vals.append(J_b.vals if weight == 1.0 else J_b.vals * weight)
+            if need_sig:
+                sig_b = None if isinstance(sig_b, FactoredSig) else sig_b  # not listed per input value
+                if columns is not None and sig_b is not None:
+                    sig_b = Sig(sig_b.stat, np.asarray(columns)[sig_b.col], sig_b.vals)
+                sig = merge_sig(sig, sig_b, offset)
+            parts += J_b.shifted(out.start, offset, weight).parts
             offset += node.n_stats
-        J = Jacobian.empty(n, self.n_stats)
-        if cols:
-            J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
+        J = Jacobian.from_parts(parts, n, self.n_stats)
         D = self._input_jacobian(Ds, n, n_in, d_out) if need_input_jacobian else None
-        return psi, delta, sig, J, V, D
+        return sig, J, V, D
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
         V = self.transform(U) if need_output else None
         d_out = max((out.stop for _, _, out, _ in self.branches), default=0)
-        cols, stats, vals, Ds = [], [], [], []
+        parts, Ds = [], []
         offset = 0
         for node, columns, out, weight in self.branches:
             if node.n_stats == 0 and not need_input_jacobian:  # nothing moves, nothing to chain through
                 continue
             _, J_b, D_b = node.forward(self._inputs(U, columns), need_input_jacobian, need_output=False)
-            cols.append(J_b.cols + out.start)
-            stats.append(J_b.stats + offset)
-            vals.append(J_b.vals if weight == 1.0 else J_b.vals * weight)
+            parts += J_b.shifted(out.start, offset, weight).parts
             offset += node.n_stats
             Ds.append((D_b, columns, out, weight))
-        J = Jacobian.empty(n, self.n_stats)
-        if cols:
-            J = Jacobian(np.concatenate(cols), np.concatenate(stats), np.hstack(vals), self.n_stats)
+        J = Jacobian.from_parts(parts, n, self.n_stats)
         if not need_input_jacobian:
             return V, J, None
         return V, J, self._input_jacobian(Ds, n, n_in, d_out)

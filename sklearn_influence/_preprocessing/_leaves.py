@@ -85,10 +85,11 @@ class _Leaf:
     def transform(self, U):
         return self.transformer.transform(U)
 
-    def fit_pass(self, U, need_sig=False, need_output=False, need_input_jacobian=False):
-        """``(psi, delta, sig, J, V, D)``: :meth:`fit_terms` and :meth:`forward` on the training input."""
+    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
+        """``(sig, J, V, D)``: :meth:`fit_terms` (``ψ``, ``Δ`` written into ``psi``, ``delta``) and :meth:`forward`."""
         V, J, D = self.forward(U, need_input_jacobian=need_input_jacobian, need_output=need_output)
-        return (*self.fit_terms(U), J, V, D)
+        psi[...], delta[...], sig = self.fit_terms(U)
+        return sig, J, V, D
 
 
 class StatelessLeaf(_Leaf):

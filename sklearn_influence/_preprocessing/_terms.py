@@ -17,6 +17,11 @@ class Jacobian:
     and scale, an imputed one with its fill value too), so only those pairs are kept:
     memory and work are ``n × entries``, not ``n × columns × statistics``. Repeated
     ``(col, stat)`` pairs are summed.
+
+    The entries are held in ``parts`` (``(cols, stats, vals)`` triples, as the steps produced
+    them), so that composites stack and chain Jacobians without copying the per-row values;
+    every operation is linear in the entries, so a pair repeated across parts is summed too.
+    ``vals`` concatenates the parts on demand.
     """
 
     def __init__(self, cols, stats, vals, n_stats):
@@ -29,11 +34,20 @@ class Jacobian:
                 merge = sp.csr_matrix((np.ones(keys.size), (np.arange(keys.size), position)))
                 vals = np.asarray(vals @ merge)
                 cols, stats = unique // max(n_stats, 1), unique % max(n_stats, 1)
-        self.cols, self.stats, self.vals, self.n_stats = cols, stats, vals, n_stats
+        self.n_rows, self.n_stats = vals.shape[0], n_stats
+        self.parts = [(cols, stats, vals)] if cols.size else []
+
+    @classmethod
+    def from_parts(cls, parts, n_rows, n_stats):
+        """A Jacobian over the entries of ``parts`` (no copy of their values)."""
+        out = cls.__new__(cls)
+        out.n_rows, out.n_stats = n_rows, n_stats
+        out.parts = [part for part in parts if part[0].size]
+        return out
 
     @classmethod
     def empty(cls, n_rows, n_stats):
-        return cls(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.zeros((n_rows, 0)), n_stats)
+        return cls.from_parts([], n_rows, n_stats)
 
     @classmethod
     def from_dense(cls, cols, vals):
@@ -42,24 +56,58 @@ class Jacobian:
         j, k = np.nonzero(np.any(vals != 0, axis=0))
         return cls(np.asarray(cols)[j], k, vals[:, j, k], m)
 
+    def shifted(self, col_offset=0, stat_offset=0, weight=1.0, n_stats=None):
+        """The same entries with their columns and statistics offset (and values scaled by ``weight``)."""
+        parts = [
+            (cols + col_offset, stats + stat_offset, vals if weight == 1.0 else vals * weight)
+            for cols, stats, vals in self.parts
+        ]
+        return Jacobian.from_parts(parts, self.n_rows, self.n_stats if n_stats is None else n_stats)
+
+    @property
+    def n_entries(self):
+        return sum(cols.size for cols, _, _ in self.parts)
+
+    @property
+    def cols(self):
+        return np.concatenate([cols for cols, _, _ in self.parts]) if self.parts else np.empty(0, dtype=np.intp)
+
+    @property
+    def stats(self):
+        return np.concatenate([stats for _, stats, _ in self.parts]) if self.parts else np.empty(0, dtype=np.intp)
+
+    @property
+    def vals(self):
+        if len(self.parts) == 1:
+            return self.parts[0][2]
+        return np.hstack([vals for _, _, vals in self.parts]) if self.parts else np.zeros((self.n_rows, 0))
+
     def to_dense(self, n_cols):
         """``(n, n_cols, n_stats)``; for small problems (PCA's inputs)."""
-        out = np.zeros((self.vals.shape[0], n_cols, self.n_stats))
-        np.add.at(out, (slice(None), self.cols, self.stats), self.vals)
+        out = np.zeros((self.n_rows, n_cols, self.n_stats))
+        for cols, stats, vals in self.parts:
+            np.add.at(out, (slice(None), cols, stats), vals)
         return out
 
-    def scatter(self):
-        """Sparse ``(entries, n_stats)`` 0/1 matrix sending each entry to its statistic."""
-        e = self.cols.size
-        return sp.csr_matrix((np.ones(e), (np.arange(e), self.stats)), shape=(e, self.n_stats))
+    def moved(self, coef, rows=slice(None)):
+        """``Θ ∂x̃_j/∂φ`` of shape (r, n_outputs, n_stats) for coefficients ``coef`` (n_outputs, n_columns).
 
-    def moved(self, coef):
-        """``Θ ∂x̃_j/∂φ`` of shape (n, n_outputs, n_stats) for coefficients ``coef`` (n_outputs, n_columns)."""
-        n, k_out = self.vals.shape[0], coef.shape[0]
-        out = np.empty((n, k_out, self.n_stats))
-        scatter = self.scatter()
-        for k in range(k_out):
-            out[:, k, :] = np.asarray((self.vals * coef[k, self.cols]) @ scatter)
+        Over the training rows ``rows`` (a slice), so that callers can take it a block at a time.
+        """
+        k_out = coef.shape[0]
+        r = len(range(*rows.indices(self.n_rows)))
+        out = np.zeros((r, k_out, self.n_stats))
+        for cols, stats, vals in self.parts:
+            vals = vals[rows]
+            if np.unique(stats).size == stats.size:  # each statistic once: a plain scatter of the columns
+                for k in range(k_out):
+                    out[:, k, stats] += vals * coef[k, cols]
+                continue
+            scatter = sp.csr_matrix(
+                (np.ones(stats.size), (np.arange(stats.size), stats)), shape=(stats.size, self.n_stats)
+            )
+            for k in range(k_out):
+                out[:, k, :] += np.asarray((vals * coef[k, cols]) @ scatter)
         return out
 
 
