@@ -180,6 +180,32 @@ def test_float32_blocks(threads):
     _assert_all_quantities(reference, estimator, X, y, influence_rtol=1e-6)
 
 
+def test_conjugate_gradients_on_distributed_hessian_products(client):
+    """solver='cg': H is never formed; every product is one pass over the blocks. Equal to the numpy path's CG."""
+    X, y, weights = _data("multinomial")
+    model = _MODELS["multinomial"]().fit(X, y, sample_weight=weights)
+    reference = InfluenceEstimator(FrozenEstimator(model), solver="cg", cg_tol=1e-12).fit(X, y, sample_weight=weights)
+    estimator = InfluenceEstimator(FrozenEstimator(model), solver="cg", cg_tol=1e-12).fit(
+        _as_dask(X, UNEVEN), da.from_array(y, chunks=UNEVEN), sample_weight=da.from_array(weights, chunks=UNEVEN)
+    )
+    assert estimator.solver_ == "cg" and "hessian" not in vars(estimator._dask_fit_.fitted)
+    Xq, yq = X[:N_QUERIES], y[:N_QUERIES]
+    _assert_close(estimator.influence(Xq, yq), reference.influence(Xq, yq))
+    _assert_close(estimator.leave_one_out(Xq, yq), reference.leave_one_out(Xq, yq))
+    top, expected = estimator.top_influences(Xq, yq, k=4), reference.top_influences(Xq, yq, k=4)
+    np.testing.assert_array_equal(top.helpful_indices.compute(), expected.helpful_indices)
+    for refused in (
+        estimator.self_influence,
+        estimator.influence_params,
+        lambda: estimator.leave_one_out(Xq, yq, method="newton"),
+        lambda: rank_mislabel_candidates(estimator),
+    ):
+        with pytest.raises(ValueError, match="solver='exact'"):
+            refused()
+    ranking = rank_mislabel_candidates(estimator, by="training_loss").compute()
+    np.testing.assert_array_equal(ranking, rank_mislabel_candidates(reference, by="training_loss"))
+
+
 def test_indices_and_measures(threads):
     reference, estimator, X, y = _pair("multinomial")
     rows = np.array([5, 1999, 3, 700])
@@ -301,8 +327,8 @@ def test_refusals(threads):
     with pytest.raises(ValueError, match="linear models and GLMs"):
         InfluenceEstimator(FrozenEstimator(mlp), damping=1.0).fit(X_dask, y_dask)
     model = LogisticRegression().fit(X, y)
-    with pytest.raises(ValueError, match="solver must be 'auto' or 'exact'"):
-        InfluenceEstimator(FrozenEstimator(model), solver="cg").fit(X_dask, y_dask)
+    with pytest.raises(ValueError, match="solver must be 'auto', 'exact' or 'cg'"):
+        InfluenceEstimator(FrozenEstimator(model), solver="lissa").fit(X_dask, y_dask)
     balanced = LogisticRegression(class_weight="balanced").fit(X, y)
     with pytest.raises(ValueError, match="class_weight"):
         InfluenceEstimator(FrozenEstimator(balanced)).fit(X_dask, y_dask)

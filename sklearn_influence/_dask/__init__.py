@@ -15,6 +15,7 @@ Modules, one idea each:
   decoded into the sum-form objective they minimise.
 - ``_fit``: gradient, objective value, stationarity statistics and Hessian in one tree
   reduction; factorisation on the client.
+- ``_cg``: conjugate gradients on distributed Hessian products, for many parameters.
 - ``_queries``: lazy per-row quantities, chunked like the training rows.
 - ``_reductions``: ``top_influences`` and the mislabel ranking as per-block top-k merged in a tree.
 """

@@ -11,7 +11,10 @@ sum-form objective at the fitted ``θ̂`` (``LinearObjective.value``, ``gradient
 plus the statistics of the stationarity check (the sum and count of the non-zero row
 terms ``s_i ||r_i|| ||x̃_i||``). The blocks' terms are summed in a tree; the client adds
 the penalty (the objective's own, evaluated on an empty design) and the damping, and
-factorises ``H`` with :class:`~sklearn_influence._solvers.ExactSolver`. The inputs are
+factorises ``H`` with :class:`~sklearn_influence._solvers.ExactSolver`. Beyond
+``auto_exact_max_params`` parameters (``solver="auto"``), or with ``solver="cg"``, the pass
+sums the Hessian's diagonal only and ``H`` is applied by conjugate gradients on distributed
+products (``_cg``). The inputs are
 persisted once (``X``, ``y``, ``sample_weight``), so that a dask-ml fit, this pass and
 every later query read them from the workers' memory.
 
@@ -27,6 +30,7 @@ data: fit it where the data fit and pass it frozen.
 """
 
 import copy
+import functools
 import warnings
 
 import numpy as np
@@ -40,8 +44,9 @@ from .._models._decoding import objective_from_estimator, public_params
 from .._models._design import LinearDesign
 from .._models._objectives import LinearObjective
 from .._models._support import check_supported, convergence_advice
-from .._solvers import ExactSolver
+from .._solvers import CGSolver, ExactSolver, cg_accuracy_message
 from ._blocks import BlockRows, FittedState, shared
+from ._cg import DistributedHessianProduct
 from ._dask_ml import decode_dask_ml, is_dask_ml_glm
 
 #: Blocks summed by one task of the tree reduction.
@@ -238,8 +243,12 @@ def _data_only(objective):
     return bare
 
 
-def _block_terms(bare, X, y, weights):
-    """One block's data terms of the objective and its stationarity statistics, in float64."""
+def _block_terms(bare, X, y, weights, curvature_term):
+    """One block's data terms of the objective and its stationarity statistics, in float64.
+
+    ``curvature_term``: ``"hessian"`` (the block's ``Σ s_i A_i ⊗ x̃_i x̃_iᵀ``, for the exact solver)
+    or ``"hessian_diagonal"`` (its diagonal only, CG's preconditioner).
+    """
     fitted = FittedState(bare, None, X.shape[0], 0.0, None, None)
     rows = BlockRows(fitted, X, y, weights)
     design, residuals = rows._design, rows._residuals
@@ -247,7 +256,7 @@ def _block_terms(bare, X, y, weights):
     return {
         "value": np.array(bare.value(design, rows._targets, rows._weights)),
         "gradient": bare.gradient(design, rows._targets, rows._weights, residuals),
-        "hessian": bare.hessian(design, rows._curvature),
+        curvature_term: getattr(bare, curvature_term)(design, rows._curvature),
         "row_term_sum": np.array(row_terms[row_terms > 0].sum()),
         "row_term_count": np.array(np.count_nonzero(row_terms > 0)),
         "weighted_rows": np.array(np.count_nonzero(rows._weights)),
@@ -259,42 +268,94 @@ def _sum_terms(*parts):
     return {key: sum(part[key] for part in parts) for key in parts[0]}
 
 
-def _tree_sum(leaves):
-    """Sum delayed dicts of arrays in a tree of fan-in :data:`SPLIT_EVERY` (tasks grow with the blocks)."""
+def tree_sum(leaves, combine=_sum_terms, split_every=SPLIT_EVERY):
+    """Combine delayed leaves in a tree of fan-in ``split_every``: tasks grow linearly with the blocks."""
     import dask
 
     level = list(leaves)
     while len(level) > 1:
         level = [
-            dask.delayed(_sum_terms, pure=True)(*level[i : i + SPLIT_EVERY]) for i in range(0, len(level), SPLIT_EVERY)
+            dask.delayed(combine, pure=True)(*level[i : i + split_every]) for i in range(0, len(level), split_every)
         ]
     return level[0]
 
 
-def reduce_terms(bare, X, y, weights):
+def row_blocks(X, y, weights):
+    """``[(X_b, y_b, s_b), ...]``: the aligned row blocks as delayed objects."""
+    return list(zip(X.to_delayed()[:, 0], y.to_delayed().reshape(len(X.chunks[0]), -1)[:, 0], weights.to_delayed()))
+
+
+def reduce_terms(bare, X, y, weights, curvature_term="hessian"):
     """The objective's data terms over every block: one tree-reduced pass, computed."""
     import dask
 
-    blocks = zip(X.to_delayed()[:, 0], y.to_delayed().reshape(len(X.chunks[0]), -1)[:, 0], weights.to_delayed())
     bare_key = dask.delayed(bare, pure=True)
-    leaves = [dask.delayed(_block_terms, pure=True)(bare_key, Xb, yb, wb) for Xb, yb, wb in blocks]
-    return dask.compute(_tree_sum(leaves))[0]
+    leaves = [
+        dask.delayed(_block_terms, pure=True)(bare_key, *block, curvature_term) for block in row_blocks(X, y, weights)
+    ]
+    return dask.compute(tree_sum(leaves))[0]
 
 
-def _penalty_terms(objective, damping):
-    """The penalty's value, gradient and Hessian (plus damping): the objective on an empty design."""
-    n_col = objective.n_columns
-    X = sp.csr_matrix((0, n_col - int(objective.fit_intercept)))
-    empty = LinearDesign(X, objective.fit_intercept)
+def _empty(objective):
+    """``(design, targets, weights, residuals, curvature)`` of zero rows: the objective's terms are its penalty's."""
+    X = sp.csr_matrix((0, objective.n_columns - int(objective.fit_intercept)))
     labels = np.empty((0, objective.n_outputs)) if objective.classes is None else objective.classes[:0]
-    targets, weights = objective.encode(labels), np.zeros(0)
-    residuals = np.zeros((0, objective.n_outputs))
-    curvature = np.zeros(0) if objective.separable else np.zeros((0, objective.n_outputs, objective.n_outputs))
+    k_out = objective.n_outputs
+    curvature = np.zeros(0) if objective.separable else np.zeros((0, k_out, k_out))
     return (
-        float(objective.value(empty, targets, weights)),
-        objective.gradient(empty, targets, weights, residuals),
-        objective.hessian(empty, curvature, damping),
+        LinearDesign(X, objective.fit_intercept),
+        objective.encode(labels),
+        np.zeros(0),
+        np.zeros((0, k_out)),
+        curvature,
     )
+
+
+def _penalty_terms(objective, damping, curvature_term="hessian"):
+    """The penalty's value, gradient and Hessian or its diagonal (plus damping), on an empty design."""
+    design, targets, weights, residuals, curvature = _empty(objective)
+    return (
+        float(objective.value(design, targets, weights)),
+        objective.gradient(design, targets, weights, residuals),
+        getattr(objective, curvature_term)(design, curvature, damping),
+    )
+
+
+def _resolve_solver(estimator, objective):
+    if estimator.solver not in ("auto", "exact", "cg"):
+        raise ValueError(
+            f"On Dask arrays solver must be 'auto', 'exact' (the p × p Hessian, reduced over the blocks, factorised "
+            f"on the client) or 'cg' (distributed Hessian products); got solver={estimator.solver!r}."
+        )
+    if estimator.solver != "auto":
+        return estimator.solver
+    n_internal = objective.n_columns * (1 if objective.separable else objective.n_outputs)
+    return "exact" if n_internal <= objective.auto_exact_max_params else "cg"
+
+
+def _distributed_cg(estimator, objective, X, y, weights, diagonal):
+    """:class:`CGSolver` on distributed Hessian products (``_cg``), with the numpy path's accuracy warning."""
+    design, _, _, _, curvature = _empty(objective)
+    penalty_product = functools.partial(objective.hessian_product, design, curvature, damping=estimator.damping)
+    product = DistributedHessianProduct(_data_only(objective), penalty_product, row_blocks(X, y, weights), SPLIT_EVERY)
+    solver = CGSolver(
+        product,
+        diagonal,
+        objective.n_outputs,
+        objective.n_columns,
+        objective.separable,
+        max(X.chunks[0]),  # sizes the blocks of right-hand sides: the n × block temporaries live per row block
+        rtol=estimator.cg_tol,
+        max_iter=estimator.cg_max_iter,
+        intercept=objective.fit_intercept,
+        warm_start=estimator.cg_warm_start,
+        verbose=estimator.verbose,
+    )
+    estimator.cg_condition_estimate_ = solver.estimate_condition()
+    message = cg_accuracy_message(estimator.cg_condition_estimate_, estimator.cg_tol)
+    if message is not None:
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+    return solver
 
 
 def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
@@ -305,11 +366,8 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
 
     estimator._check_params()
     estimator._forget_fit()
-    if estimator.solver not in ("auto", "exact"):
-        raise ValueError(
-            f"On Dask arrays solver must be 'auto' or 'exact' (the p × p Hessian, reduced over the blocks, is "
-            f"factorised on the client); got solver={estimator.solver!r}."
-        )
+    if estimator.solver == "lissa":
+        raise ValueError("On Dask arrays solver must be 'auto', 'exact' or 'cg'; got solver='lissa'.")
     X, y, weights = _check_inputs(X, y, sample_weight)
     X, y, weights = dask.persist(X, y, weights)
     estimator_, model = _fitted_model(estimator, X, y, sample_weight, fit_params)
@@ -322,22 +380,29 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
             f"X has {n_features} features, but the model expects {objective.n_columns - int(objective.fit_intercept)}."
         )
 
-    terms = reduce_terms(_data_only(objective), X, y, weights)
+    solver_name = _resolve_solver(estimator, objective)
+    curvature_term = "hessian" if solver_name == "exact" else "hessian_diagonal"
+    terms = reduce_terms(_data_only(objective), X, y, weights, curvature_term)
     if terms["weight_sum"] == 0:
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
-    _, penalty_gradient, penalty_hessian = _penalty_terms(objective, estimator.damping)
+    _, penalty_gradient, penalty_curvature = _penalty_terms(objective, estimator.damping, curvature_term)
     gradient = terms["gradient"] + penalty_gradient
-    solver = ExactSolver(
-        terms["hessian"] + penalty_hessian,
-        objective.n_outputs,
-        objective.n_columns,
-        objective.separable,
-        damping=estimator.damping,
-        intercept=objective.fit_intercept,
-        n_rows=int(terms["weighted_rows"]),
-        convex=True,
-    )
-    shift = solver.solve(gradient[None])[0] if objective.matches_training_loss else None
+    if solver_name == "exact":
+        solver = ExactSolver(
+            terms["hessian"] + penalty_curvature,
+            objective.n_outputs,
+            objective.n_columns,
+            objective.separable,
+            damping=estimator.damping,
+            intercept=objective.fit_intercept,
+            n_rows=int(terms["weighted_rows"]),
+            convex=True,
+        )
+    else:
+        solver = _distributed_cg(estimator, objective, X, y, weights, terms["hessian_diagonal"] + penalty_curvature)
+    # the Newton step's correction for what the fit left of the gradient: with CG there are no per-row solves
+    exact = solver_name == "exact"
+    shift = solver.solve(gradient[None])[0] if objective.matches_training_loss and exact else None
     share_solution = None if shares is None else solver.solve(objective.penalty_share_gradient()[None])[0]
 
     estimator.estimator_ = estimator_
@@ -349,7 +414,7 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
     estimator.params_ = (
         public_params(model) if not is_dask_ml_glm(model) else objective.to_public(objective.coef[None])[0]
     )
-    estimator.solver_ = "exact"
+    estimator.solver_ = solver_name
     estimator.gradient_norm_ = float(np.linalg.norm(gradient))
     typical = terms["row_term_sum"] / terms["row_term_count"] if terms["row_term_count"] else 0.0
     estimator.relative_gradient_norm_ = estimator.gradient_norm_ / typical if typical > 0 else 0.0
@@ -366,7 +431,7 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
             stacklevel=3,
         )
 
-    fitted = FittedState(objective, solver, n_samples, estimator.damping, shift, share_solution)
+    fitted = FittedState(objective, solver if exact else None, n_samples, estimator.damping, shift, share_solution)
     estimator._prefix, estimator._objective, estimator._solver = None, objective, solver
     estimator._design = DaskDesign(n_samples, n_features, objective.fit_intercept, np.dtype(X.dtype))
     estimator._targets = _Unavailable(shape=(n_samples, objective.n_outputs))  # checks query labels' shape

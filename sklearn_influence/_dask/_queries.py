@@ -76,6 +76,18 @@ def _select(result, rows, n_samples, axis):
     return result[tuple(index)]
 
 
+def require_factor(estimator, what):
+    """Refuse a quantity that needs one solve per training row when ``H`` is applied by distributed CG."""
+    if estimator.solver_ == "cg":
+        raise ValueError(
+            f"{what} needs H⁻¹ applied to every training row's gradient: on Dask arrays that takes the factorised "
+            f"Hessian (solver='exact'), while this fit uses conjugate gradients (solver_='cg', "
+            f"{len(estimator.params_)} parameters), one distributed solve per row. Available under CG: influence, "
+            "leave_one_out(method='influence'), top_influences, rank_mislabel_candidates(by='training_loss'); "
+            "or refit with solver='exact' if the p × p Hessian fits in the client's memory."
+        )
+
+
 # --- influence and first-order leave-one-out ------------------------------------------------------------------
 
 
@@ -168,6 +180,7 @@ def leave_one_out(estimator, X, y=None, *, measure="loss", method="influence", i
             payload["raw_share_pull"] = collapse(query, estimator._share_pull(query))
         result = lazy_rows(fit, _first_order_block, payload, "qi", {"q": n_out}, np.float64)
     else:
+        require_factor(estimator, "leave_one_out(method='newton')")
         result = lazy_rows(fit, _newton_block, _newton_payload(estimator, query), "qi", {"q": n_out}, np.float64)
     return query.measure.finish(_select(result, rows, fit.X.shape[0], 1))
 
@@ -193,6 +206,7 @@ def self_influence(estimator, *, indices=None, n_probes=None, random_state=None)
             f"On Dask arrays self_influence is exact (n_probes=None), which costs O(n p²) in one pass over the "
             f"blocks; got n_probes={n_probes!r}."
         )
+    require_factor(estimator, "self_influence")
     rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
     result = lazy_rows(fit, _self_influence_block, None, "i", {}, np.float64)
@@ -217,6 +231,7 @@ def _steps_block(rows, fitted, payload):
 
 
 def _parameter_rows(estimator, coefficients, scale, indices):
+    require_factor(estimator, "influence_params" if coefficients == "influence" else "leave_one_out_params")
     rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
     objective = estimator._objective

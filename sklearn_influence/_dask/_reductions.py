@@ -153,6 +153,10 @@ def rank_mislabel_candidates(estimator, by):
     A stable sort by decreasing score (ties keep their order, as ``np.argsort(-scores,
     kind="stable")``), merged in a tree from each block's sorted scores.
     """
+    from ._queries import require_factor
+
+    if by == "self_influence":
+        require_factor(estimator, "rank_mislabel_candidates(by='self_influence')")
     fit = estimator._dask_fit_
     n = fit.X.shape[0]
     score = _self_influence_scores if by == "self_influence" else _loss_block
