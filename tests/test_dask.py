@@ -340,9 +340,30 @@ def test_refusals(threads):
     with pytest.raises(ValueError, match="set_output"):
         estimator.set_output(transform="pandas").influence(X[:2], y[:2])
     dd = pytest.importorskip("dask.dataframe")
-    frame = dd.from_dask_array(X_dask)
-    with pytest.raises(TypeError, match="to_dask_array"):
-        InfluenceEstimator(FrozenEstimator(model)).fit(frame, y_dask)
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_dask_array(X_dask, columns=[f"f{j}" for j in range(P)])
+    named = LogisticRegression().fit(pd.DataFrame(X, columns=[f"g{j}" for j in range(P)]), y)
+    with pytest.raises(ValueError, match="not the features the model was fitted on"):
+        InfluenceEstimator(FrozenEstimator(named)).fit(frame, y_dask)
+    with pytest.raises(ValueError, match="numeric columns only"):
+        InfluenceEstimator(FrozenEstimator(model)).fit(frame.assign(f0="a"), y_dask)
+
+
+def test_dask_dataframe_is_converted(threads):
+    """A Dask DataFrame (and Series) is read as a Dask array of its columns; queries may be pandas frames."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, weights = _data("binary")
+    columns = [f"f{j}" for j in range(P)]
+    frame = pd.DataFrame(X, columns=columns)
+    model = _MODELS["binary"]().fit(frame, y, sample_weight=weights)
+    reference = InfluenceEstimator(FrozenEstimator(model)).fit(frame, y, sample_weight=weights)
+    estimator = InfluenceEstimator(FrozenEstimator(model)).fit(
+        dd.from_pandas(frame, npartitions=3), dd.from_pandas(pd.Series(y), npartitions=3), sample_weight=weights
+    )
+    assert list(estimator.feature_names_in_) == columns
+    _assert_close(estimator.influence(frame[:4], y[:4]), reference.influence(frame[:4], y[:4]))
+    _assert_close(estimator.self_influence(), reference.self_influence())
 
 
 def test_numpy_fit_after_dask_fit_forgets_it(threads):

@@ -38,7 +38,6 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import Pipeline
 
 from .._models._decoding import objective_from_estimator, public_params
 from .._models._design import LinearDesign
@@ -131,9 +130,11 @@ def unavailable_message():
 
 
 def _rows_alike(array, X, name):
-    """``array`` (Dask or numpy, 1-D or 2-D) chunked like ``X``'s rows."""
+    """``array`` (Dask array or Series, numpy, 1-D or 2-D) chunked like ``X``'s rows."""
     import dask.array as da
 
+    if is_dask_frame(array):
+        array = array.to_dask_array(lengths=True)
     if not hasattr(array, "chunks"):
         array = np.asarray(array)
     if array.shape[:1] != X.shape[:1]:
@@ -143,15 +144,34 @@ def _rows_alike(array, X, name):
     return array.rechunk((X.chunks[0],) + tuple((s,) for s in array.shape[1:]))
 
 
+def _frame_as_array(X):
+    """A Dask DataFrame of numeric columns as a Dask array (one pass for the partition lengths), and its columns."""
+    from pandas.api.types import is_numeric_dtype
+
+    non_numeric = [str(column) for column, dtype in X.dtypes.items() if not is_numeric_dtype(dtype)]
+    if non_numeric:
+        raise ValueError(
+            f"On Dask, a DataFrame X must hold numeric columns only (the wrapped model is a linear model, not a "
+            f"pipeline); got non-numeric columns {non_numeric[:5]}. Encode them first (e.g. dask-ml's "
+            "preprocessing) and fit the model on the encoded columns."
+        )
+    return X.to_dask_array(lengths=True), np.asarray(X.columns, dtype=object)
+
+
 def _check_inputs(X, y, sample_weight):
-    """``X`` in row blocks with one column chunk; ``y`` and the weights chunked like its rows."""
+    """``(X, y, weights, columns)``: ``X`` in row blocks with one column chunk, the rest chunked like its rows.
+
+    A Dask DataFrame ``X`` is converted to a Dask array; ``columns`` are its column names (else None).
+    """
     import dask.array as da
 
+    columns = None
+    if is_dask_frame(X):
+        X, columns = _frame_as_array(X)
     if not isinstance(X, da.Array):
         raise TypeError(
-            f"X is a {type(X).__name__}: on Dask, InfluenceEstimator takes dask.array.Array (numpy or scipy.sparse "
-            "blocks). Convert a Dask DataFrame with X.to_dask_array(lengths=True) (select the numeric feature "
-            "columns the model was fitted on)."
+            f"X is a {type(X).__name__}: on Dask, InfluenceEstimator takes a dask.array.Array (numpy or scipy.sparse "
+            "blocks) or a Dask DataFrame of numeric columns."
         )
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got a Dask array of shape {X.shape}.")
@@ -161,8 +181,6 @@ def _check_inputs(X, y, sample_weight):
             "to_dask_array(lengths=True) first."
         )
     X = X.rechunk({1: -1})
-    if is_dask_collection_frame(y):
-        y = y.to_dask_array(lengths=list(X.chunks[0]))
     y = _rows_alike(y, X, "y")
     if sample_weight is None:
         weights = da.ones(X.shape[0], chunks=(X.chunks[0],))
@@ -170,47 +188,61 @@ def _check_inputs(X, y, sample_weight):
         weights = _rows_alike(sample_weight, X, "sample_weight").astype(float)
         if weights.ndim != 1:
             raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got shape {weights.shape}.")
-    return X, y, weights
+    return X, y, weights, columns
 
 
-def is_dask_collection_frame(obj):
+def is_dask_frame(obj):
+    """Whether ``obj`` is a Dask DataFrame or Series."""
     return type(obj).__module__.startswith("dask") and hasattr(obj, "to_dask_array")
 
 
+def _check_columns(estimator, columns):
+    """The DataFrame's columns are the model's ``feature_names_in_`` (when it has them), in order."""
+    if columns is None:
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None and list(fitted) != list(columns):
+        raise ValueError(
+            f"X's columns {list(columns)[:5]}... are not the features the model was fitted on, in order "
+            f"({list(fitted)[:5]}...)."
+        )
+    if fitted is None and all(isinstance(column, str) for column in columns):
+        estimator.feature_names_in_ = columns
+
+
 def _fitted_model(estimator, X, y, sample_weight, fit_params):
-    """``(estimator_, model)``: the fitted wrapper and the final model it holds."""
+    """``(estimator_, model)``: the fitted wrapper and the final linear model it holds."""
     from .._estimator import _unwrap
 
     template = estimator.estimator
-    inner = template.estimator if isinstance(template, FrozenEstimator) else template
-    if isinstance(inner, Pipeline) or hasattr(inner, "param_grid") or hasattr(inner, "param_distributions"):
-        if not isinstance(template, FrozenEstimator) or isinstance(inner, Pipeline):
-            raise ValueError(
-                f"On Dask arrays the wrapped model must be a single linear model, not a {type(inner).__name__}: "
-                f"transform X first (e.g. with dask-ml's preprocessing) and wrap the final model. Supported: "
-                f"{_SUPPORTED}."
-            )
-    if type(_unwrap(inner)[1] if isinstance(template, FrozenEstimator) else inner).__name__ in _NOT_LINEAR:
-        raise ValueError(
-            f"On Dask arrays influence is computed for linear models and GLMs; {type(inner).__name__} is not one "
-            f"(fit it on numpy arrays). Supported: {_SUPPORTED}."
-        )
+    frozen = isinstance(template, FrozenEstimator)
+    inner = template.estimator if frozen else template
     if is_dask_ml_glm(inner):
         if sample_weight is not None:
             raise ValueError(f"dask-ml's {type(inner).__name__} takes no sample weights; pass sample_weight=None.")
-    elif not isinstance(template, FrozenEstimator):
+        if frozen:
+            return template, inner
+        fitted = clone(template).fit(X, y, **fit_params)
+        return fitted, fitted
+    if not frozen:
         raise ValueError(
-            f"On Dask arrays InfluenceEstimator does not fit scikit-learn's {type(template).__name__} (it would need "
-            f"the data in memory): fit it where the data fit and pass FrozenEstimator(model), or use dask-ml's "
+            f"On Dask arrays InfluenceEstimator does not fit scikit-learn's {type(template).__name__} (that needs the "
+            f"data in memory): fit it where the data fit and pass FrozenEstimator(model), or wrap dask-ml's "
             f"LogisticRegression, LinearRegression or PoissonRegression. Supported: {_SUPPORTED}."
         )
-    else:
-        check_supported(template, estimator.smoothing)
-    if isinstance(template, FrozenEstimator):
-        estimator_ = template
-    else:
-        estimator_ = clone(template).fit(X, y, **fit_params)
-    return estimator_, _unwrap(estimator_)[1]
+    prefix, model = _unwrap(template)  # a frozen search's refitted best_estimator_
+    if prefix is not None:
+        raise ValueError(
+            "On Dask arrays the wrapped model must be a single linear model, not a Pipeline: transform X first "
+            f"(e.g. with dask-ml's preprocessing) and wrap the final model. Supported: {_SUPPORTED}."
+        )
+    if type(model).__name__ in _NOT_LINEAR:
+        raise ValueError(
+            f"On Dask arrays influence is computed for linear models and GLMs; {type(model).__name__} is not one "
+            f"(fit it on numpy arrays). Supported: {_SUPPORTED}."
+        )
+    check_supported(template, estimator.smoothing)
+    return template, model
 
 
 def _decode(model, X, y, weights, smoothing):
@@ -368,7 +400,7 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
     estimator._forget_fit()
     if estimator.solver == "lissa":
         raise ValueError("On Dask arrays solver must be 'auto', 'exact' or 'cg'; got solver='lissa'.")
-    X, y, weights = _check_inputs(X, y, sample_weight)
+    X, y, weights, columns = _check_inputs(X, y, sample_weight)
     X, y, weights = dask.persist(X, y, weights)
     estimator_, model = _fitted_model(estimator, X, y, sample_weight, fit_params)
     objective, weights, shares = _decode(model, X, y, weights, estimator.smoothing)
@@ -410,6 +442,7 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
         if hasattr(estimator_, attr):
             setattr(estimator, attr, getattr(estimator_, attr))
     estimator.n_features_in_ = n_features
+    _check_columns(estimator, columns)
     estimator.training_index_ = None
     estimator.params_ = (
         public_params(model) if not is_dask_ml_glm(model) else objective.to_public(objective.coef[None])[0]
