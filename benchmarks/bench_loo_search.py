@@ -14,7 +14,12 @@ Each time is the best of ``--repeat`` runs (the machine is shared). ``--threads`
 OpenMP thread pools for every contender alike (default 1: on a loaded 2-core machine threaded BLAS and
 scikit-learn's OpenMP loss loops spin, up to 50x slower; 0 keeps the libraries' defaults).
 
-Run: ``python benchmarks/bench_loo_search.py [--n 2000] [--p 50] [--folds 20] [--repeat 3] [--threads 1]``.
+``--table`` also prints the user guide's accuracy table on bundled data sets (logistic regression and
+``SmoothHingeClassifier`` on breast cancer, ``Ridge`` and ``PoissonRegressor`` on diabetes): each candidate's
+Newton leave-one-out score against ``GridSearchCV`` with leave-one-out refits, 5-fold and 10-fold, and the
+gap between the block-Newton K-fold scores and ``GridSearchCV``'s on the same folds.
+
+Run: ``python benchmarks/bench_loo_search.py [--n 2000] [--p 50] [--folds 20] [--repeat 3] [--threads 1] [--table]``.
 """
 
 import argparse
@@ -22,13 +27,21 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 from sklearn.metrics import log_loss, make_scorer
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, LeaveOneOut, StratifiedKFold
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import _safe_indexing
 from threadpoolctl import threadpool_limits
 
-from sklearn_influence import LeaveOneOutSearchCV, loo_predict, loo_predict_interval, loo_predict_proba
+from sklearn_influence import (
+    LeaveOneOutSearchCV,
+    SmoothHingeClassifier,
+    loo_predict,
+    loo_predict_interval,
+    loo_predict_proba,
+)
 
 
 def _refit_folds(estimator, grid, X, y, rows):
@@ -137,6 +150,71 @@ def run_intervals(n=300, p=20, n_test=2000, level=0.9):
     )
 
 
+def run_table():
+    """Newton leave-one-out against GridSearchCV (leave-one-out refits, 5-fold, 10-fold) on bundled data."""
+    X_bc, y_bc = load_breast_cancer(return_X_y=True)
+    X_bc = StandardScaler().fit_transform(X_bc)
+    X_db, y_db = load_diabetes(return_X_y=True)
+    X_db_scaled = StandardScaler().fit_transform(X_db)
+    log_loss_scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
+    cases = [
+        (
+            "breast cancer, log-loss",
+            LogisticRegression(tol=1e-10),
+            {"C": [0.01, 0.1, 1.0]},
+            X_bc,
+            y_bc,
+            log_loss_scorer,
+        ),
+        ("breast cancer, accuracy", SmoothHingeClassifier(), {"C": [0.01, 0.1, 1.0]}, X_bc, y_bc, "accuracy"),
+        ("diabetes, MSE", Ridge(), {"alpha": [0.01, 0.1, 1.0]}, X_db, y_db, "neg_mean_squared_error"),
+        (
+            "diabetes, Poisson deviance",
+            PoissonRegressor(solver="newton-cholesky", tol=1e-10),
+            {"alpha": [0.01, 0.1, 1.0]},
+            X_db_scaled,
+            y_db,
+            "neg_mean_poisson_deviance",
+        ),
+    ]
+    print("\n| data, score | model | candidate | Newton LOO | exact LOO (refits) | 5-fold | 10-fold |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    gaps = []
+    for label, model, grid, X, y, scoring in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ours = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y)
+            splitters = {k: (StratifiedKFold if label.startswith("breast") else KFold)(k) for k in (5, 10)}
+            newton_kfold = {
+                k: LeaveOneOutSearchCV(model, grid, scoring=scoring, cv=cv).fit(X, y) for k, cv in splitters.items()
+            }
+        exact = GridSearchCV(model, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y)
+        kfold = {k: GridSearchCV(model, grid, scoring=scoring, cv=cv).fit(X, y) for k, cv in splitters.items()}
+        name = type(model).__name__
+        for i, params in enumerate(ours.cv_results_["params"]):
+            ((key, value),) = params.items()
+            sign = 1 if scoring == "accuracy" else -1  # losses are shown as losses
+            row = [sign * r.cv_results_["mean_test_score"][i] for r in (ours, exact, kfold[5], kfold[10])]
+            first = f"| {label} | `{name}` |" if i == 0 else "| | |"
+            print(f"{first} {key} = {value:g} | " + " | ".join(f"{v:.6g}" for v in row) + " |")
+        best = [int(r.best_index_) for r in (ours, exact, kfold[5], kfold[10])]
+        loo_gap = np.max(np.abs(ours.cv_results_["mean_test_score"] / exact.cv_results_["mean_test_score"] - 1))
+        fold_gap = {
+            k: np.max(
+                np.abs(newton_kfold[k].cv_results_["mean_test_score"] / kfold[k].cv_results_["mean_test_score"] - 1)
+            )
+            for k in (5, 10)
+        }
+        gaps.append((label, name, best, loo_gap, fold_gap))
+    print()
+    for label, name, best, loo_gap, fold_gap in gaps:
+        print(
+            f"{label} ({name}): best index Newton LOO / exact LOO / 5-fold / 10-fold = {best}; "
+            f"|Newton LOO / exact LOO - 1| <= {loo_gap:.1e}; block-Newton K-fold vs GridSearchCV on the same folds: "
+            f"5-fold {fold_gap[5]:.1e}, 10-fold {fold_gap[10]:.1e}"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
@@ -144,8 +222,11 @@ if __name__ == "__main__":
     parser.add_argument("--folds", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="BLAS and OpenMP threads; 0: the libraries' default")
+    parser.add_argument("--table", action="store_true", help="also print the accuracy table on bundled data")
     args = parser.parse_args()
     with threadpool_limits(limits=args.threads or None):
         print(f"BLAS / OpenMP threads: {args.threads or 'default'}")
         run(args.n, args.p, args.folds, args.repeat)
         run_intervals()
+        if args.table:
+            run_table()

@@ -460,3 +460,13 @@ def test_poisson_and_smooth_hinge_searches_within_one_percent_of_grid_search_on_
             ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-2
         )
         assert ours.best_index_ == reference.best_index_
+    # K-fold: block-Newton per fold against GridSearchCV's refits on the same folds. Poisson: within 2 %.
+    model, grid, X, y = cases[0]
+    ours = LeaveOneOutSearchCV(model, grid, scoring="neg_mean_poisson_deviance", cv=KFold(5)).fit(X, y)
+    reference = GridSearchCV(model, grid, scoring="neg_mean_poisson_deviance", cv=KFold(5)).fit(X, y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=2e-2)
+    # the smooth hinge's curvature sits on the few rows near the margin: a fold of 20 of these 100 rows carries
+    # most of it in some direction, one block-Newton step is off (6 % in accuracy at C = 1), and it is said
+    model, grid, X, y = cases[1]
+    with pytest.warns(RuntimeWarning, match="carry more than 90% of the curvature"):
+        LeaveOneOutSearchCV(model, {"C": [1.0]}, scoring="accuracy", cv=StratifiedKFold(5)).fit(X, y)
