@@ -92,7 +92,9 @@ class StatisticsChannel:
         cross = np.zeros((k_out, n_col, m))
         scaled = (weights[:, None] * residuals).T  # s_j r_j, (K, n)
         for cols, stats, vals in J.parts:
-            np.add.at(cross, (slice(None), cols, stats), scaled @ vals)
+            # a part equal on every row is a broadcast view (a scaler's center): one row times the sums
+            product = scaled.sum(axis=1)[:, None] * vals[0] if vals.strides[0] == 0 else scaled @ vals
+            np.add.at(cross, (slice(None), cols, stats), product)
         # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries
         blocks = _row_blocks(n, k_out * m)
         for rows in blocks:

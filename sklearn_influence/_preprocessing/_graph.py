@@ -43,7 +43,7 @@ from ._leaves import (
     StandardScalerLeaf,
     StatelessLeaf,
 )
-from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig
+from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig, take_columns
 
 _LEAVES = {
     StandardScaler: StandardScalerLeaf,
@@ -68,11 +68,6 @@ SUPPORTED_TRANSFORMERS = (
 
 def _identity(n, d):
     return Elementwise(np.arange(d), np.ones((n, d)))
-
-
-def _columns(a, index):
-    """``a[:, index]`` for sorted ``index``, without a copy when it takes every column."""
-    return a if index.size == a.shape[1] else a[:, index]
 
 
 def _to_full(D, n_in):
@@ -101,7 +96,9 @@ def compose_jacobian(D, J):
             if not pairs:
                 continue
             outputs, entries = np.asarray(pairs).T
-            parts += Jacobian(outputs, stats[entries], D.vals[:, outputs] * vals[:, entries], m).parts
+            parts += Jacobian(
+                outputs, stats[entries], take_columns(D.vals, outputs) * take_columns(vals, entries), m
+            ).parts
             continue
         d_out, e = D.vals.shape[1], cols.size
         product = D.vals[:, :, cols] * vals[:, None, :]  # (n, d_out, entries)
@@ -160,7 +157,7 @@ def contract(sig, J, n_stats):
         mine, theirs = np.flatnonzero(np.isin(sig.col, common)), np.flatnonzero(np.isin(cols, common))
         # every (mine, theirs) product at once (BLAS) when that is small; else column by column
         if mine.size * theirs.size <= 16 * (mine.size + theirs.size):
-            products = _columns(sig.vals, mine).T @ _columns(vals, theirs)
+            products = take_columns(sig.vals, mine).T @ take_columns(vals, theirs)
             meet = sig.col[mine][:, None] == cols[theirs][None, :]
             a, b = np.nonzero(meet)
             np.add.at(L, (sig.stat[mine][a], stats[theirs][b]), products[a, b])
@@ -221,7 +218,9 @@ class Sequence:
     def fit_terms(self, U):
         return _fit_terms(self, U)
 
-    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
+    def fit_pass(
+        self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False, need_contract=False
+    ):
         """``(sig, J, V, D)`` on the training input, in one pass over the steps; ``ψ``, ``Δ`` into ``psi``, ``delta``.
 
         The terms of every statistic (written into the given (n, n_stats) arrays, which may be
@@ -231,7 +230,8 @@ class Sequence:
         it is the costly part.
         """
         if len(self.children) == 1:
-            return self.children[0].fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian)
+            return self.children[0].fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian, need_contract)
+        need_sig = need_sig or need_contract  # a composite lists it
         n, n_in = U.shape
         offset = 0
         sig_total = Sig.empty(n) if need_sig else None
@@ -245,16 +245,17 @@ class Sequence:
                 U,
                 psi[:, block],
                 delta[:, block],
-                need_sig or follows,
+                need_sig,
                 need_output=need_output or not last,
                 need_input_jacobian=follows or chain,
+                need_contract=follows,
             )
             if follows:
                 L = contract(sig_a, J, child.n_stats)
                 reached = np.flatnonzero(np.any(L != 0, axis=0))  # the earlier statistics that move this step's
                 if reached.size:
-                    psi[:, block] += _columns(psi[:, :offset], reached) @ L[:, reached].T
-                    delta[:, block] += _columns(delta[:, :offset], reached) @ L[:, reached].T
+                    psi[:, block] += take_columns(psi[:, :offset], reached) @ L[:, reached].T
+                    delta[:, block] += take_columns(delta[:, :offset], reached) @ L[:, reached].T
             else:
                 L = np.zeros((child.n_stats, offset))
             if need_sig:
@@ -297,8 +298,11 @@ class Union:
     def fit_terms(self, U):
         return _fit_terms(self, U)
 
-    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
+    def fit_pass(
+        self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False, need_contract=False
+    ):
         """``(sig, J, V, D)`` on the training input, branch by branch; ``ψ``, ``Δ`` into ``psi``, ``delta``."""
+        need_sig = need_sig or need_contract  # a composite lists it
         n, n_in = U.shape
         V = self.transform(U) if need_output else None
         d_out = max((out.stop for _, _, out, _ in self.branches), default=0)

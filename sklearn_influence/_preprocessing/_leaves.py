@@ -20,7 +20,17 @@ derivative almost everywhere) and an exact ``delta``: the neighbouring order sta
 
 import numpy as np
 
-from ._terms import Elementwise, Full, Jacobian, Sig, numeric
+from ._terms import (
+    Elementwise,
+    FactoredSig,
+    Full,
+    Jacobian,
+    Sig,
+    column_dots,
+    missing_or_none,
+    numeric,
+    take_columns,
+)
 
 
 def _order_statistic_removal(x, q):
@@ -85,8 +95,15 @@ class _Leaf:
     def transform(self, U):
         return self.transformer.transform(U)
 
-    def fit_pass(self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False):
-        """``(sig, J, V, D)``: :meth:`fit_terms` (``ψ``, ``Δ`` written into ``psi``, ``delta``) and :meth:`forward`."""
+    def fit_pass(
+        self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False, need_contract=False
+    ):
+        """``(sig, J, V, D)``: :meth:`fit_terms` (``ψ``, ``Δ`` written into ``psi``, ``delta``) and :meth:`forward`.
+
+        ``sig`` is listed per input value when ``need_sig``; when only ``need_contract`` (a
+        step of a ``Pipeline`` after another with statistics) it may be a :class:`FactoredSig`
+        instead; else it may be ``None``.
+        """
         V, J, D = self.forward(U, need_input_jacobian=need_input_jacobian, need_output=need_output)
         psi[...], delta[...], sig = self.fit_terms(U)
         return sig, J, V, D
@@ -179,17 +196,38 @@ class AffineLeaf(_Leaf):
     def forward(self, U, need_input_jacobian=True, need_output=True):
         V = self.transform(U) if need_output else None
         x = numeric(U)
-        observed = ~np.isnan(x)
-        z = np.where(observed, (x - self.center) / self.scale, 0.0)
+        return (V, *self._jacobians(x, missing_or_none(x), need_input_jacobian))
+
+    def _jacobians(self, x, missing, need_input_jacobian):
+        """``∂z/∂φ`` and (when asked, else ``None``) ``∂z/∂x`` at the rows ``x`` (``missing``: mask or ``None``).
+
+        ``∂z/∂center = −1/scale`` and ``∂z/∂x = 1/scale`` are the same on every row without a
+        missing value: then they are read-only broadcast views, not (n, d) arrays.
+        """
         n, d = x.shape
-        n_center = self.center_cols.size
-        per_stat = np.empty((n, self.n_stats))
-        per_stat[:, :n_center] = np.where(observed[:, self.center_cols], -1.0 / self.scale[self.center_cols], 0.0)
-        per_stat[:, n_center:] = -z[:, self.scale_cols] / self.scale[self.scale_cols]
-        jac = Jacobian(self.stat_cols, np.arange(self.n_stats), per_stat, self.n_stats)  # stat k moves its column
+        c, s = self.center_cols, self.scale_cols
+        parts = []
+        if c.size:
+            by_center = -1.0 / self.scale[c]
+            by_center = (
+                np.broadcast_to(by_center, (n, c.size))
+                if missing is None
+                else np.where(take_columns(missing, c), 0.0, by_center)
+            )
+            parts.append((c, np.arange(c.size), by_center))
+        if s.size:
+            by_scale = take_columns(x, s) - self.center[s]  # ∂z/∂scale = −z/scale = −(x − center)/scale²
+            by_scale *= -1.0 / self.scale[s] ** 2
+            if missing is not None:
+                by_scale[take_columns(missing, s)] = 0.0
+            parts.append((s, c.size + np.arange(s.size), by_scale))
+        jac = Jacobian.from_parts(parts, n, self.n_stats)  # stat k moves its column
         if not need_input_jacobian:
-            return V, jac, None
-        return V, jac, Elementwise(np.arange(d), np.where(observed, 1.0 / self.scale, 0.0))
+            return jac, None
+        inverse = 1.0 / self.scale
+        return jac, Elementwise(
+            np.arange(d), np.broadcast_to(inverse, (n, d)) if missing is None else np.where(missing, 0.0, inverse)
+        )
 
 
 class StandardScalerLeaf(AffineLeaf):
@@ -214,32 +252,78 @@ class StandardScalerLeaf(AffineLeaf):
     def fit_terms(self, U):
         x = numeric(U)
         n = x.shape[0]
-        missing = np.isnan(x)
-        complete = not missing.any()  # the usual case after an imputer: no masks needed
-        observed = None if complete else ~missing
-        S = np.full(x.shape[1], float(n)) if complete else observed.sum(axis=0).astype(float)
-        dev = x - (x.mean(axis=0) if complete else np.nanmean(x, axis=0))
-        if not complete:
-            dev[missing] = 0.0
-        squared = dev**2
-        var = squared.sum(axis=0) / S
-        psi, delta, sig = np.empty((n, self.n_stats)), np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
-        c = self.center_cols
+        psi, delta = np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
+        sig = self._write_terms(x, missing_or_none(x), psi, delta, "listed")
+        return psi, delta, sig
+
+    def fit_pass(
+        self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False, need_contract=False
+    ):
+        """:meth:`fit_terms` and :meth:`forward` in one pass: ``x`` and its mask read once, ``ψ``, ``Δ`` in place."""
+        V = self.transform(U) if need_output else None
+        x = numeric(U)
+        missing = missing_or_none(x)
+        sig = self._write_terms(x, missing, psi, delta, "listed" if need_sig else "factored" if need_contract else None)
+        J, D = self._jacobians(x, missing, need_input_jacobian)
+        return sig, J, V, D
+
+    def _write_terms(self, x, missing, psi, delta, sig):
+        """``ψ`` and ``Δ`` of every statistic written into ``psi``, ``delta`` (n, n_stats); returns ``sig``.
+
+        ``sig``: ``"listed"`` (a :class:`Sig`), ``"factored"`` (a :class:`FactoredSig`: only its
+        contraction with an earlier step's Jacobian) or ``None``.
+        """
+        n, d = x.shape
+        c, s = self.center_cols, self.scale_cols
         n_center = c.size
+        S = np.full(d, float(n)) if missing is None else (n - missing.sum(axis=0)).astype(float)
+        dev = x - (x.mean(axis=0) if missing is None else np.nanmean(x, axis=0))
+        if missing is not None:
+            dev[missing] = 0.0
         remaining = np.maximum(S - 1.0, 1.0)
-        psi[:, :n_center] = dev[:, c] / S[c]
-        delta[:, :n_center] = -dev[:, c] / remaining[c]
-        sig[:, :n_center] = (1.0 if complete else observed[:, c]) / S[c]
-        c = self.scale_cols
-        sd = np.sqrt(var[c])
-        psi[:, n_center:] = (squared[:, c] - var[c]) / (2 * S[c] * sd)
-        var_without = (S[c] * var[c] - S[c] * squared[:, c] / remaining[c]) / remaining[c]
-        delta[:, n_center:] = np.sqrt(np.maximum(var_without, 0.0)) - sd
-        if not complete:  # a missing value has no weight in the statistics
-            psi[:, n_center:][missing[:, c]] = 0.0
-            delta[:, n_center:][missing[:, c]] = 0.0
-        sig[:, n_center:] = dev[:, c] / (S[c] * sd)
-        return psi, delta, Sig(np.arange(self.n_stats), self.stat_cols, sig)
+        np.multiply(take_columns(dev, c), 1.0 / S[c], out=psi[:, :n_center])
+        np.multiply(take_columns(dev, c), -1.0 / remaining[c], out=delta[:, :n_center])
+        squared = np.square(take_columns(dev, s))
+        S_s, remaining_s = S[s], remaining[s]
+        var = squared.sum(axis=0) / S_s
+        sd = np.sqrt(var)
+        np.subtract(squared, var, out=psi[:, n_center:])
+        psi[:, n_center:] *= 1.0 / (2 * S_s * sd)
+        # Δσ = √v₋ᵢ − σ with v₋ᵢ = S v/(S − 1) − S (x_i − μ)²/(S − 1)², in place in the squares
+        squared *= -S_s / remaining_s**2
+        squared += S_s * var / remaining_s
+        np.maximum(squared, 0.0, out=squared)
+        np.sqrt(squared, out=squared)
+        np.subtract(squared, sd, out=delta[:, n_center:])
+        if missing is not None:  # a missing value has no weight in the statistics
+            psi[:, n_center:][take_columns(missing, s)] = 0.0
+            delta[:, n_center:][take_columns(missing, s)] = 0.0
+        if sig is None:
+            return None
+        if sig == "listed":
+            values = np.empty((n, self.n_stats))
+            values[:, :n_center] = (1.0 if missing is None else ~take_columns(missing, c)) / S[c]
+            np.multiply(take_columns(dev, s), 1.0 / (S_s * sd), out=values[:, n_center:])
+            return Sig(np.arange(self.n_stats), self.stat_cols, values)
+        center_of, scale_of = np.full(d, -1), np.full(d, -1)
+        center_of[c], scale_of[s] = np.arange(n_center), np.arange(s.size)
+        observed = None if missing is None else (~missing).astype(float)
+
+        def contract(J, n_stats):
+            """``∂μ/∂U = observed/S``, ``∂σ/∂U = (x − μ)/(S σ)`` against ``∂U/∂φ_prev``, column by column."""
+            L = np.zeros((n_stats, J.n_stats))
+            for cols, stats, vals in J.parts:
+                e = np.flatnonzero(center_of[cols] >= 0)
+                if e.size:
+                    sums = vals[:, e].sum(axis=0) if observed is None else column_dots(observed, cols[e], vals, e)
+                    np.add.at(L, (center_of[cols[e]], stats[e]), sums / S[cols[e]])
+                e = np.flatnonzero(scale_of[cols] >= 0)
+                if e.size:
+                    k = scale_of[cols[e]]
+                    np.add.at(L, (n_center + k, stats[e]), column_dots(dev, cols[e], vals, e) / (S_s * sd)[k])
+            return L
+
+        return FactoredSig(contract)
 
 
 class RobustScalerLeaf(AffineLeaf):
@@ -385,45 +469,67 @@ class ImputerLeaf(_Leaf):
         if self.n_stats == 0:
             return np.zeros((n, 0)), np.zeros((n, 0)), Sig.empty(n)
         x = numeric(U)
+        psi, delta = np.empty((n, self.n_stats)), np.empty((n, self.n_stats))
+        return psi, delta, self._write_terms(x, self._missing(U, x), psi, delta, listed=True)
+
+    def fit_pass(
+        self, U, psi, delta, need_sig=False, need_output=False, need_input_jacobian=False, need_contract=False
+    ):
+        """:meth:`fit_terms` and :meth:`forward` in one pass: ``x`` and its mask read once, ``ψ``, ``Δ`` in place."""
+        if self.n_stats == 0 or not self.numeric_fill:
+            return super().fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian, need_contract)
+        V = self.transform(U) if need_output else None
+        x = numeric(U)
         missing = self._missing(U, x)
+        sig = self._write_terms(x, missing, psi, delta, listed=need_sig or need_contract)
+        J, D = self._jacobians(x, missing, need_input_jacobian)
+        return sig, J, V, D
+
+    def _write_terms(self, x, missing, psi, delta, listed):
+        """``ψ`` and ``Δ`` of the fill values written into ``psi``, ``delta``; returns their ``Sig`` if ``listed``."""
+        n = x.shape[0]
+        missing = take_columns(missing, self.cols)
         strategy = self.transformer.strategy
         if strategy == "mean":  # every column at once
-            observed = ~missing[:, self.cols]
-            S = observed.sum(axis=0).astype(float)
-            dev = np.where(observed, x[:, self.cols] - self.fill[self.cols], 0.0)
-            sig = observed / S
-            return dev / S, dev / -np.maximum(S - 1.0, 1.0), Sig(np.arange(self.n_stats), self.cols, sig)
-        psi, delta, sig = np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats)), np.zeros((n, self.n_stats))
+            S = (n - missing.sum(axis=0)).astype(float)
+            dev = take_columns(x, self.cols) - self.fill[self.cols]
+            dev[missing] = 0.0
+            np.multiply(dev, 1.0 / S, out=psi)
+            np.multiply(dev, -1.0 / np.maximum(S - 1.0, 1.0), out=delta)
+            return Sig(np.arange(self.n_stats), self.cols, ~missing / S) if listed else None
+        psi[...] = 0.0
+        sig = np.zeros((n, self.n_stats))
         for k, c in enumerate(self.cols):
-            observed = ~missing[:, c]
-            values = np.where(observed, x[:, c], np.nan)
+            values = np.where(missing[:, k], np.nan, x[:, c])
             if strategy == "median":
                 delta[:, k], sig[:, k] = _order_statistic_removal(values, 50.0)
             else:
                 delta[:, k] = _mode_removal(values, self.fill[c])
-        return psi, delta, Sig(np.arange(self.n_stats), self.cols, sig)
+        return Sig(np.arange(self.n_stats), self.cols, sig) if listed else None
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         V = self.transform(U) if need_output else None
         n = U.shape[0]
-        d_out = self.kept.size + self.n_indicator
-        if self.n_stats == 0 and not need_input_jacobian:
-            return V, Jacobian.empty(n, 0), None
-        x = numeric(U) if self.numeric_fill else None
+        if self.n_stats == 0 and not need_input_jacobian or not self.numeric_fill:
+            return V, Jacobian.empty(n, self.n_stats), None
+        x = numeric(U)
+        return (V, *self._jacobians(x, self._missing(U, x), need_input_jacobian))
+
+    def _jacobians(self, x, missing, need_input_jacobian):
+        """``∂z/∂φ`` (1 where the value is missing) and, when asked, ``∂z/∂x`` (1 where observed)."""
+        n = x.shape[0]
         position = np.full(self.transformer.statistics_.shape[0], -1)
         position[self.kept] = np.arange(self.kept.size)
-        if x is None:
-            return V, Jacobian.empty(n, 0), None
-        missing = self._missing(U, x)
-        fill_moves = missing[:, self.cols].astype(float)  # ∂z/∂fill = 1 where missing
+        fill_moves = take_columns(missing, self.cols).astype(float)  # ∂z/∂fill = 1 where missing
         jac = Jacobian(position[self.cols], np.arange(self.n_stats), fill_moves, self.n_stats)
         if not need_input_jacobian:
-            return V, jac, None
+            return jac, None
+        d_out = self.kept.size + self.n_indicator
         src = np.full(d_out, -1)
         src[: self.kept.size] = self.kept
         dvals = np.zeros((n, d_out))
-        dvals[:, : self.kept.size] = ~missing[:, self.kept]
-        return V, jac, Elementwise(src, dvals)
+        dvals[:, : self.kept.size] = ~take_columns(missing, self.kept)
+        return jac, Elementwise(src, dvals)
 
 
 def _isnan_object(values):

@@ -99,6 +99,10 @@ class Jacobian:
         out = np.zeros((r, k_out, self.n_stats))
         for cols, stats, vals in self.parts:
             vals = vals[rows]
+            if np.array_equal(stats, np.arange(stats[0], stats[0] + stats.size)):  # a run of statistics: a view
+                for k in range(k_out):
+                    out[:, k, stats[0] : stats[0] + stats.size] += vals * coef[k, cols]
+                continue
             if np.unique(stats).size == stats.size:  # each statistic once: a plain scatter of the columns
                 for k in range(k_out):
                     out[:, k, stats] += vals * coef[k, cols]
@@ -137,6 +141,33 @@ class Sig:
     @classmethod
     def empty(cls, n_rows):
         return cls(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.zeros((n_rows, 0)))
+
+
+def take_columns(a, index):
+    """``a[:, index]``, a view without a copy when ``index`` is every column in order (the usual case)."""
+    index = np.asarray(index)
+    if index.size == a.shape[1] and np.array_equal(index, np.arange(a.shape[1])):
+        return a
+    return a[:, index]
+
+
+def column_dots(a, a_cols, b, b_cols):
+    """``Σ_r a[r, a_cols[e]] b[r, b_cols[e]]`` for every ``e``: shape (len(a_cols),).
+
+    One BLAS product ``aᵀ b`` when its size is small, else one dot per pair (no copies of the columns).
+    """
+    a_cols, b_cols = np.asarray(a_cols, dtype=np.intp), np.asarray(b_cols, dtype=np.intp)
+    if a_cols.size == 0:
+        return np.zeros(0)
+    if a.shape[1] * b_cols.size <= 4096:
+        return (a.T @ take_columns(b, b_cols))[a_cols, np.arange(b_cols.size)]
+    return np.array([a[:, i] @ b[:, j] for i, j in zip(a_cols, b_cols)])
+
+
+def missing_or_none(x):
+    """``np.isnan(x)``, or ``None`` when nothing is missing (the usual case: no masks to apply)."""
+    missing = np.isnan(x)
+    return missing if missing.any() else None
 
 
 def numeric(U):
