@@ -470,3 +470,41 @@ def test_poisson_and_smooth_hinge_searches_within_one_percent_of_grid_search_on_
     model, grid, X, y = cases[1]
     with pytest.warns(RuntimeWarning, match="carry more than 90% of the curvature"):
         LeaveOneOutSearchCV(model, {"C": [1.0]}, scoring="accuracy", cv=StratifiedKFold(5)).fit(X, y)
+
+
+def test_per_row_scores_average_to_scikit_learn_metrics():
+    """Each one-row score is the metric's own term: their mean is scikit-learn's metric of all the rows."""
+    from sklearn.metrics import get_scorer, mean_tweedie_deviance
+
+    from sklearn_influence._model_selection._scores import per_row_scores
+
+    class Fixed:  # stands for the leave-one-out responses
+        classes_ = np.array(["a", "b", "c"])
+
+        def __init__(self, values):
+            self.values = values
+
+        def predict(self, X):
+            return self.values
+
+        predict_proba = predict
+
+    rng = np.random.default_rng(2)
+    y_pos, mu = rng.gamma(2.0, size=30), rng.gamma(2.0, size=30)
+    labels, proba = rng.choice(["a", "b", "c"], 30), rng.dirichlet(np.ones(3), 30)
+    y_two, pred_two = rng.standard_normal((30, 2)), rng.standard_normal((30, 2))
+    tweedie = make_scorer(mean_tweedie_deviance, greater_is_better=False, power=1.5)
+    for scorer, y, values in [
+        (get_scorer("neg_mean_squared_error"), y_two, pred_two),
+        (get_scorer("neg_mean_absolute_error"), y_two, pred_two),
+        (get_scorer("neg_mean_poisson_deviance"), y_pos, mu),
+        (get_scorer("neg_mean_gamma_deviance"), y_pos, mu),
+        (tweedie, y_pos, mu),
+        (get_scorer("accuracy"), labels, rng.choice(["a", "b", "c"], 30)),
+        (get_scorer("neg_log_loss"), labels, proba),
+    ]:
+        rows = per_row_scores(scorer, Fixed(values), y)
+        assert rows.shape == (30,)
+        assert rows.mean() == pytest.approx(scorer._sign * scorer._score_func(y, values, **scorer._kwargs), rel=1e-12)
+    assert per_row_scores(get_scorer("r2"), Fixed(mu), y_pos) is None
+    assert per_row_scores(get_scorer("neg_root_mean_squared_error"), Fixed(mu), y_pos) is None
