@@ -34,15 +34,18 @@ def _candidates(block, positions, k_b):
     keep = min(k_b, positions.size)
     if keep == 0:
         return out
-    tiled = np.broadcast_to(positions.astype(np.float64), block.shape)
-    for side_index, side in enumerate((1.0, -1.0)):
-        values = side * block
-        if values.shape[1] > keep:  # the block's own top k first, then sorted
-            local = np.argpartition(-values, keep - 1, axis=1)[:, :keep]
-            values, chosen = np.take_along_axis(values, local, axis=1), np.take_along_axis(tiled, local, axis=1)
+    n_rows = block.shape[1]
+    for side_index in (0, 1):  # harmful: the largest values; helpful: the smallest, negated
+        if n_rows > keep:  # the block's own top k first (one partial sort, no copy of the block), then sorted
+            if side_index == 0:
+                local = np.argpartition(block, n_rows - keep, axis=1)[:, n_rows - keep :]
+            else:
+                local = np.argpartition(block, keep - 1, axis=1)[:, :keep]
+            values, chosen = np.take_along_axis(block, local, axis=1), positions[local]
         else:
-            chosen = tiled
-        values, chosen = _best(values, chosen, keep)
+            values, chosen = block, np.broadcast_to(positions, block.shape)
+        values = values.astype(np.float64) if side_index == 0 else -values.astype(np.float64)
+        values, chosen = _best(values, chosen.astype(np.float64), keep)
         out[side_index, 0, :, :keep], out[side_index, 1, :, :keep] = values, chosen
     return out
 
@@ -132,8 +135,10 @@ def _block_candidates(score_block, k, state, payload, X, y, weights, positions, 
     """One block's candidates among its selected rows (a blockwise task)."""
     fitted = state[0]
     scores = score_block(BlockRows(fitted, X, y, weights, shares), fitted, payload[0])
-    mask = np.asarray(selected, dtype=bool)
-    return _candidates(scores[:, mask], np.asarray(positions)[mask], min(k, len(positions)))
+    mask, positions = np.asarray(selected, dtype=bool), np.asarray(positions)
+    if not mask.all():  # a copy of the block only when some of its rows are left out
+        scores, positions = scores[:, mask], positions[mask]
+    return _candidates(scores, positions, min(k, len(mask)))
 
 
 def _loss_block(rows, fitted, payload):
