@@ -400,10 +400,16 @@ class InfluenceEstimator(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data (raw feature space when the estimator is a pipeline; then the
             fitted estimator keeps a reference to it, not a copy, for
-            ``perturbation_influence(space="raw")``).
+            ``perturbation_influence(space="raw")``). A Dask array (numpy or scipy.sparse
+            row blocks) or Dask DataFrame is reduced block by block on the workers, for a
+            linear model or GLM given as ``FrozenEstimator(model)`` or one of dask-ml's
+            ``LogisticRegression``, ``LinearRegression``, ``PoissonRegression``; the query
+            methods then return lazy Dask arrays chunked like the training rows, and
+            ``top_influences`` / ``rank_mislabel_candidates`` are tree reductions (needs the
+            ``dask`` extra).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Training targets.
         sample_weight : array-like of shape (n_samples,), default=None
