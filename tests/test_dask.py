@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
+from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge, SGDClassifier
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -61,7 +61,7 @@ def _data(kind, seed=0):
     signal = X @ rng.normal(size=P) / 2
     weights = rng.uniform(0.5, 2.0, size=N)
     weights[rng.choice(N, 20, replace=False)] = 0.0
-    if kind == "binary":
+    if kind in ("binary", "sgd"):
         y = (signal + rng.logistic(size=N) > 0).astype(int)
     elif kind == "multinomial":
         y = np.array(["a", "b", "c"])[np.digitize(signal + rng.logistic(size=N), [-0.7, 0.7])]
@@ -77,6 +77,8 @@ _MODELS = {
     "multinomial": lambda: LogisticRegression(C=2.0, tol=1e-12, max_iter=1000),
     "ridge": lambda: Ridge(alpha=3.0),
     "poisson": lambda: PoissonRegressor(alpha=0.01, tol=1e-12, max_iter=1000),
+    # a penalty share α per row, also for the rows of weight 0 (first-order leave-one-out's extra term)
+    "sgd": lambda: SGDClassifier(loss="log_loss", alpha=0.01, max_iter=50, tol=None, random_state=0),
 }
 
 
@@ -170,6 +172,10 @@ def test_sparse_blocks_equal_numpy(client, kind):
 @pytest.mark.parametrize("kind", ["multinomial", "poisson"])
 def test_threaded_scheduler_uneven_unweighted(threads, kind):
     _assert_all_quantities(*_pair(kind, chunks=UNEVEN, weighted=False))
+
+
+def test_sgd_penalty_shares(threads):
+    _assert_all_quantities(*_pair("sgd", chunks=UNEVEN))
 
 
 def test_float32_blocks(threads):
@@ -437,6 +443,8 @@ def test_dask_ml_newton_fit_is_stationary(client, name, kind):
     estimator = InfluenceEstimator(getattr(linear_model, name)(solver="newton", tol=1e-10)).fit(X_dask, y_dask)
     assert estimator.relative_gradient_norm_ < 1e-8
     assert estimator.params_.shape == (P + 1,)
+    frozen = InfluenceEstimator(FrozenEstimator(estimator.estimator_)).fit(X_dask, y_dask)  # fitted elsewhere
+    _assert_close(frozen.self_influence(), estimator.self_influence().compute())
 
 
 def test_dask_ml_newton_leave_one_out_equals_dask_ml_refits(client):
