@@ -39,17 +39,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 
 import numpy as np
 
-from ._terms import FactoredSig
-
-#: Floats in one block of the per-row (rows, outputs, statistics) terms of ``fit`` (4 MB: they stay in the caches
-#: and the allocator reuses them, where n-sized temporaries would each be fresh memory).
-_BLOCK_FLOATS = 2**19
-
-
-def _row_blocks(n_rows, per_row):
-    """Slices over ``n_rows`` rows of ``per_row`` floats each, :data:`_BLOCK_FLOATS` at most per block."""
-    step = max(1024, _BLOCK_FLOATS // max(per_row, 1))
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+from ._terms import FactoredSig, row_blocks
 
 
 class StatisticsChannel:
@@ -95,8 +85,11 @@ class StatisticsChannel:
             # a part equal on every row is a broadcast view (a scaler's center): one row times the sums
             product = scaled.sum(axis=1)[:, None] * vals[0] if vals.strides[0] == 0 else scaled @ vals
             np.add.at(cross, (slice(None), cols, stats), product)
-        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries
-        blocks = _row_blocks(n, k_out * m)
+        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries. With
+        # F_j = Θ ∂x̃_j/∂φ − x̃_jᵀG: own_psi_j = F_j ψ_j and q_delta_j = −F_j Δ_j, their first
+        # terms taken in the pass that builds C, the second once G is solved
+        self.own_psi, self.q_delta = np.empty((n, k_out)), np.empty((n, k_out))
+        blocks = row_blocks(n, k_out * m, 2**19)
         for rows in blocks:
             moved = J.moved(coef, rows)  # Θ ∂x̃_j/∂φ
             if objective.separable:
@@ -105,13 +98,14 @@ class StatisticsChannel:
                 pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
             product = design.take(rows).tdot(pulled.reshape(-1, k_out * m))
             cross += product.reshape(k_out, m, n_col).transpose(0, 2, 1)
+            self.own_psi[rows] = np.einsum("jkm,jm->jk", moved, self.psi[rows])
+            self.q_delta[rows] = -np.einsum("jkm,jm->jk", moved, self.delta[rows])
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
-        self.own_psi, self.q_delta = np.empty((n, k_out)), np.empty((n, k_out))
         for rows in blocks:
-            follows = J.moved(coef, rows) - self._along(design.take(rows))  # Θ ∂x̃_j/∂φ − x̃_jᵀ G
-            self.own_psi[rows] = np.einsum("jkm,jm->jk", follows, self.psi[rows])
-            self.q_delta[rows] = -np.einsum("jkm,jm->jk", follows, self.delta[rows])
+            along = self._along(design.take(rows))  # x̃_jᵀ G
+            self.own_psi[rows] -= np.einsum("jkm,jm->jk", along, self.psi[rows])
+            self.q_delta[rows] += np.einsum("jkm,jm->jk", along, self.delta[rows])
 
     def input_derivatives(self, X):
         """``∂φ/∂X[i, c]``, the statistics' derivatives in the raw training values (a ``Sig``), or ``None``.

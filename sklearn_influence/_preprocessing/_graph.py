@@ -43,7 +43,7 @@ from ._leaves import (
     StandardScalerLeaf,
     StatelessLeaf,
 )
-from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig, take_columns
+from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig, row_blocks, take_columns
 
 _LEAVES = {
     StandardScaler: StandardScalerLeaf,
@@ -186,6 +186,18 @@ def propagate_sig(L, sig_prev, n):
     return Sig(np.concatenate(stats), np.concatenate(cols), np.hstack(vals))
 
 
+def _propagate(psi, delta, block, L):
+    """``terms[:, block] += terms[:, :offset] L ᵀ`` for ``psi`` and ``delta``: a later step's statistics move with
+    the earlier ones (only those ``L`` reaches), a block of rows at a time."""
+    reached = np.flatnonzero(np.any(L != 0, axis=0))
+    if reached.size == 0:
+        return
+    transfer = np.ascontiguousarray(L[:, reached].T)
+    for rows in row_blocks(psi.shape[0], psi.shape[1]):
+        for terms in (psi[rows], delta[rows]):
+            terms[:, block] += take_columns(terms, reached) @ transfer
+
+
 def merge_sig(first, second, offset):
     if first is None or second is None:
         return None  # a step kept its input derivatives factored
@@ -252,10 +264,7 @@ class Sequence:
             )
             if follows:
                 L = contract(sig_a, J, child.n_stats)
-                reached = np.flatnonzero(np.any(L != 0, axis=0))  # the earlier statistics that move this step's
-                if reached.size:
-                    psi[:, block] += take_columns(psi[:, :offset], reached) @ L[:, reached].T
-                    delta[:, block] += take_columns(delta[:, :offset], reached) @ L[:, reached].T
+                _propagate(psi, delta, block, L)
             else:
                 L = np.zeros((child.n_stats, offset))
             if need_sig:

@@ -29,6 +29,7 @@ from ._terms import (
     column_dots,
     missing_or_none,
     numeric,
+    row_blocks,
     take_columns,
 )
 
@@ -271,43 +272,53 @@ class StandardScalerLeaf(AffineLeaf):
         """``ψ`` and ``Δ`` of every statistic written into ``psi``, ``delta`` (n, n_stats); returns ``sig``.
 
         ``sig``: ``"listed"`` (a :class:`Sig`), ``"factored"`` (a :class:`FactoredSig`: only its
-        contraction with an earlier step's Jacobian) or ``None``.
+        contraction with an earlier step's Jacobian) or ``None``. Two passes over blocks of
+        rows (the variances, then the terms): no n-sized temporaries.
         """
         n, d = x.shape
         c, s = self.center_cols, self.scale_cols
         n_center = c.size
         S = np.full(d, float(n)) if missing is None else (n - missing.sum(axis=0)).astype(float)
-        dev = x - (x.mean(axis=0) if missing is None else np.nanmean(x, axis=0))
-        if missing is not None:
-            dev[missing] = 0.0
-        remaining = np.maximum(S - 1.0, 1.0)
-        np.multiply(take_columns(dev, c), 1.0 / S[c], out=psi[:, :n_center])
-        np.multiply(take_columns(dev, c), -1.0 / remaining[c], out=delta[:, :n_center])
-        squared = np.square(take_columns(dev, s))
-        S_s, remaining_s = S[s], remaining[s]
-        var = squared.sum(axis=0) / S_s
+        mean = x.mean(axis=0) if missing is None else np.nanmean(x, axis=0)
+        blocks = row_blocks(n, d)
+
+        def deviations(rows):
+            """``x − μ`` on ``rows``, 0 where missing (a missing value has no weight in the statistics)."""
+            dev = x[rows] - mean
+            if missing is not None:
+                dev[missing[rows]] = 0.0
+            return dev
+
+        S_s, remaining = S[s], np.maximum(S - 1.0, 1.0)
+        var = sum(np.square(take_columns(deviations(rows), s)).sum(axis=0) for rows in blocks) / S_s
         sd = np.sqrt(var)
-        np.subtract(squared, var, out=psi[:, n_center:])
-        psi[:, n_center:] *= 1.0 / (2 * S_s * sd)
-        # Δσ = √v₋ᵢ − σ with v₋ᵢ = S v/(S − 1) − S (x_i − μ)²/(S − 1)², in place in the squares
-        squared *= -S_s / remaining_s**2
-        squared += S_s * var / remaining_s
-        np.maximum(squared, 0.0, out=squared)
-        np.sqrt(squared, out=squared)
-        np.subtract(squared, sd, out=delta[:, n_center:])
-        if missing is not None:  # a missing value has no weight in the statistics
-            psi[:, n_center:][take_columns(missing, s)] = 0.0
-            delta[:, n_center:][take_columns(missing, s)] = 0.0
+        listed = np.empty((n, self.n_stats)) if sig == "listed" else None
+        for rows in blocks:
+            dev = deviations(rows)
+            psi_rows, delta_rows = psi[rows], delta[rows]
+            np.multiply(take_columns(dev, c), 1.0 / S[c], out=psi_rows[:, :n_center])
+            np.multiply(take_columns(dev, c), -1.0 / remaining[c], out=delta_rows[:, :n_center])
+            squared = np.square(take_columns(dev, s))
+            np.subtract(squared, var, out=psi_rows[:, n_center:])
+            psi_rows[:, n_center:] *= 1.0 / (2 * S_s * sd)
+            # Δσ = √v₋ᵢ − σ with v₋ᵢ = S v/(S − 1) − S (x_i − μ)²/(S − 1)², in place in the squares
+            squared *= -S_s / remaining[s] ** 2
+            squared += S_s * var / remaining[s]
+            np.maximum(squared, 0.0, out=squared)
+            np.sqrt(squared, out=squared)
+            np.subtract(squared, sd, out=delta_rows[:, n_center:])
+            if missing is not None:
+                psi_rows[:, n_center:][take_columns(missing[rows], s)] = 0.0
+                delta_rows[:, n_center:][take_columns(missing[rows], s)] = 0.0
+            if listed is not None:
+                listed[rows, :n_center] = (1.0 if missing is None else ~take_columns(missing[rows], c)) / S[c]
+                np.multiply(take_columns(dev, s), 1.0 / (S_s * sd), out=listed[rows, n_center:])
         if sig is None:
             return None
         if sig == "listed":
-            values = np.empty((n, self.n_stats))
-            values[:, :n_center] = (1.0 if missing is None else ~take_columns(missing, c)) / S[c]
-            np.multiply(take_columns(dev, s), 1.0 / (S_s * sd), out=values[:, n_center:])
-            return Sig(np.arange(self.n_stats), self.stat_cols, values)
+            return Sig(np.arange(self.n_stats), self.stat_cols, listed)
         center_of, scale_of = np.full(d, -1), np.full(d, -1)
         center_of[c], scale_of[s] = np.arange(n_center), np.arange(s.size)
-        observed = None if missing is None else (~missing).astype(float)
 
         def contract(J, n_stats):
             """``∂μ/∂U = observed/S``, ``∂σ/∂U = (x − μ)/(S σ)`` against ``∂U/∂φ_prev``, column by column."""
@@ -315,12 +326,18 @@ class StandardScalerLeaf(AffineLeaf):
             for cols, stats, vals in J.parts:
                 e = np.flatnonzero(center_of[cols] >= 0)
                 if e.size:
-                    sums = vals[:, e].sum(axis=0) if observed is None else column_dots(observed, cols[e], vals, e)
+                    if missing is None:
+                        sums = vals[:, e].sum(axis=0)
+                    else:
+                        sums = sum(
+                            column_dots((~missing[rows]).astype(float), cols[e], vals[rows], e) for rows in blocks
+                        )
                     np.add.at(L, (center_of[cols[e]], stats[e]), sums / S[cols[e]])
                 e = np.flatnonzero(scale_of[cols] >= 0)
                 if e.size:
                     k = scale_of[cols[e]]
-                    np.add.at(L, (n_center + k, stats[e]), column_dots(dev, cols[e], vals, e) / (S_s * sd)[k])
+                    dots = sum(column_dots(deviations(rows), cols[e], vals[rows], e) for rows in blocks)
+                    np.add.at(L, (n_center + k, stats[e]), dots / (S_s * sd)[k])
             return L
 
         return FactoredSig(contract)
