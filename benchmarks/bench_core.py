@@ -10,8 +10,13 @@ Columns (seconds unless stated; everything measured in the same run, on the same
 * ``ours cg``: the same with ``solver="cg"`` (matrix-free: no XᵀDX, no factorisation; all
   100 query systems iterated together).
 * ``floor``: the bare BLAS work any exact method needs: ``Xᵀ diag(d) X`` and the
-  (m×p)·(p×n) product, as plain numpy.
-* ``ours/floor``: the ratio (target: ≤ 2 at n = 100,000, p = 100).
+  (m×p)·(p×n) product, as plain numpy (``X.T @ (X * d[:, None])`` and ``V @ X.T``).
+* ``ours/floor``: the ratio of the wall-clock medians (all BLAS threads), ours and the floor
+  alternating five times (target: ≤ 1.5 at n = 100,000, p = 100).
+* ``1-thread``: the same ratio in process CPU time with BLAS held to one thread
+  (``threadpoolctl.threadpool_limits(1)``), medians of five alternating runs: the work
+  itself, insensitive to the other jobs of a shared machine and to how well each part
+  threads.
 * ``peak MB``: tracemalloc peak of ``ours`` (numpy allocations, the m × n result included),
   next to the size of X.
 * ``LOO refit``: one refit timed, times n (extrapolated cost of exact leave-one-out).
@@ -21,7 +26,8 @@ Columns (seconds unless stated; everything measured in the same run, on the same
   (``InfluenceEstimator(FrozenEstimator(model)).fit(X, y).leave_one_out_params(method="newton")``);
   only where statsmodels runs in a reasonable time (n ≤ 100,000, p ≤ 500).
 
-Usage: ``python benchmarks/bench_core.py [--quick] [--sizes 100000x100 ...]``.
+Usage: ``python benchmarks/bench_core.py [--quick] [--sizes 100000x100 ...] [--floor-only]``
+(``--floor-only``: only ours against the floor, skipping CG, refits and statsmodels).
 """
 
 import argparse
@@ -33,6 +39,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from sklearn_influence import InfluenceEstimator
 
@@ -58,7 +65,19 @@ def floor_work(X, d, V):
     return X.T @ (X * d[:, None]), V @ X.T
 
 
-def run(n, p, m, with_statsmodels):
+def alternating_medians(first, second, clock, repeat=5):
+    """Median times of ``first`` and ``second`` run alternately (after one warm-up each) on ``clock``."""
+    times = ([], [])
+    first(), second()
+    for _ in range(repeat):
+        for fun, out in zip((first, second), times):
+            start = clock()
+            fun()
+            out.append(clock() - start)
+    return float(np.median(times[0])), float(np.median(times[1]))
+
+
+def run(n, p, m, with_statsmodels, floor_only=False):
     X, y, Xq, yq = make_data(n, p, m)
     estimator = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=100)
     t_model, model = timed(lambda: clone(estimator).fit(X, y))
@@ -69,10 +88,13 @@ def run(n, p, m, with_statsmodels):
 
     proba = model.predict_proba(X)[:, 1]
     d, V = proba * (1 - proba), np.random.default_rng(1).standard_normal((m, p))
-    t_ours = t_floor = np.inf
-    for _ in range(3):  # alternate, keep the best of each: the machine is shared and noisy
-        t_ours = min(t_ours, timed(ours)[0])
-        t_floor = min(t_floor, timed(lambda: floor_work(X, d, V))[0])
+    floor = lambda: floor_work(X, d, V)  # noqa: E731
+    t_ours, t_floor = alternating_medians(ours, floor, time.perf_counter)
+    with threadpool_limits(1):
+        cpu_ours, cpu_floor = alternating_medians(ours, floor, time.process_time)
+    row = dict(n=n, p=p, model_fit=t_model, ours=t_ours, floor=t_floor, one_thread=cpu_ours / cpu_floor)
+    if floor_only:
+        return row
     tracemalloc.start()
     ours()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -84,17 +106,7 @@ def run(n, p, m, with_statsmodels):
 
     keep = np.arange(n) != 0
     t_refit, _ = timed(lambda: clone(estimator).fit(X[keep], y[keep]))
-    row = dict(
-        n=n,
-        p=p,
-        model_fit=t_model,
-        ours=t_ours,
-        ours_cg=t_cg,
-        floor=t_floor,
-        peak_mb=peak,
-        x_mb=X.nbytes / 2**20,
-        loo_refit=t_refit * n,
-    )
+    row.update(ours_cg=t_cg, peak_mb=peak, x_mb=X.nbytes / 2**20, loo_refit=t_refit * n)
     if with_statsmodels:
         import statsmodels.api as sm
 
@@ -114,6 +126,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--sizes", nargs="*", help="sizes as NxP, e.g. 100000x100")
+    parser.add_argument("--floor-only", action="store_true", help="only ours against the floor")
     args = parser.parse_args()
     sizes = [(10_000, 100), (20_000, 2_000), (100_000, 100), (1_000_000, 100)]
     if args.quick:
@@ -122,23 +135,30 @@ def main():
         sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes]
     m = 100
     header = (
-        f"{'n':>9} {'p':>5} {'model fit':>9} {'ours':>7} {'ours cg':>7} {'floor':>7} {'ours/floor':>10} {'peak MB':>8} "
-        f"{'X MB':>7} {'LOO refit':>10} {'speed-up':>9} {'statsmodels':>11} {'ours(d_params)':>14}"
+        f"{'n':>9} {'p':>5} {'model fit':>9} {'ours':>7} {'floor':>7} {'ours/floor':>10} {'1-thread':>8} "
+        f"{'ours cg':>7} {'peak MB':>8} {'X MB':>7} {'LOO refit':>10} {'speed-up':>9} "
+        f"{'statsmodels':>11} {'ours(d_params)':>14}"
     )
-    print(f"binary logistic regression, m = {m} queries; times in seconds\n{header}")
+    if args.floor_only:
+        header = header[: header.index("ours cg")].rstrip()
+    print(f"binary logistic regression, m = {m} queries; times in seconds (medians)\n{header}")
     for n, p in sizes:
-        row = run(n, p, m, with_statsmodels=n <= 100_000 and p <= 500)
-        sm_cols = (
-            f"{row['statsmodels']:>11.3f} {row['ours_d_params']:>14.3f}"
-            if "statsmodels" in row
-            else f"{'-':>11} {'-':>14}"
+        row = run(n, p, m, with_statsmodels=n <= 100_000 and p <= 500, floor_only=args.floor_only)
+        line = (
+            f"{n:>9} {p:>5} {row['model_fit']:>9.3f} {row['ours']:>7.3f} {row['floor']:>7.3f} "
+            f"{row['ours'] / row['floor']:>10.2f} {row['one_thread']:>8.2f}"
         )
-        print(
-            f"{n:>9} {p:>5} {row['model_fit']:>9.3f} {row['ours']:>7.3f} {row['ours_cg']:>7.3f} {row['floor']:>7.3f} "
-            f"{row['ours'] / row['floor']:>10.2f} {row['peak_mb']:>8.1f} {row['x_mb']:>7.1f} "
-            f"{row['loo_refit']:>10.1f} {row['loo_refit'] / row['ours']:>9.0f} {sm_cols}",
-            flush=True,
-        )
+        if not args.floor_only:
+            sm_cols = (
+                f"{row['statsmodels']:>11.3f} {row['ours_d_params']:>14.3f}"
+                if "statsmodels" in row
+                else f"{'-':>11} {'-':>14}"
+            )
+            line += (
+                f" {row['ours_cg']:>7.3f} {row['peak_mb']:>8.1f} {row['x_mb']:>7.1f} "
+                f"{row['loo_refit']:>10.1f} {row['loo_refit'] / row['ours']:>9.0f} {sm_cols}"
+            )
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
