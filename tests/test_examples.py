@@ -17,6 +17,7 @@ SMALL_FLAG = {
     "plot_tabular_pipeline.py": ["--small"],
     "plot_fairness_audit.py": ["--small"],
     "plot_data_valuation.py": ["--small"],
+    "plot_beyond_one_machine.py": ["--small"],
 }
 
 
