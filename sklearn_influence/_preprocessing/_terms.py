@@ -96,13 +96,23 @@ class Jacobian:
         """
         k_out = coef.shape[0]
         r = len(range(*rows.indices(self.n_rows)))
-        out = np.zeros((r, k_out, self.n_stats))
+        out = np.empty((r, k_out, self.n_stats))
+        written = np.zeros(self.n_stats, bool)  # statistics already holding a value (the rest start at 0)
         for cols, stats, vals in self.parts:
             vals = vals[rows]
             if np.array_equal(stats, np.arange(stats[0], stats[0] + stats.size)):  # a run of statistics: a view
-                for k in range(k_out):
-                    out[:, k, stats[0] : stats[0] + stats.size] += vals * coef[k, cols]
+                run = slice(stats[0], stats[0] + stats.size)
+                if not written[run].any():
+                    for k in range(k_out):
+                        np.multiply(vals, coef[k, cols], out=out[:, k, run])
+                else:
+                    out[:, :, stats[~written[run]]] = 0.0
+                    for k in range(k_out):
+                        out[:, k, run] += vals * coef[k, cols]
+                written[run] = True
                 continue
+            out[:, :, ~written] = 0.0
+            written[:] = True
             if np.unique(stats).size == stats.size:  # each statistic once: a plain scatter of the columns
                 for k in range(k_out):
                     out[:, k, stats] += vals * coef[k, cols]
@@ -112,6 +122,7 @@ class Jacobian:
             )
             for k in range(k_out):
                 out[:, k, :] += np.asarray((vals * coef[k, cols]) @ scatter)
+        out[:, :, ~written] = 0.0
         return out
 
 
