@@ -19,6 +19,13 @@ def test_products_match_explicit_design(fit_intercept, sparse, rng):
     w = rng.uniform(0, 2, 23)
     np.testing.assert_allclose(design.dot(V), explicit @ V.T)
     np.testing.assert_allclose(design.dot_transposed(V), V @ explicit.T)
+    into = np.full((3, 23), np.nan)  # written in place, whatever it held
+    design.dot_transposed(V, out=into)
+    np.testing.assert_allclose(into, V @ explicit.T)
+    if not sparse:  # float32 X: the product in float32
+        narrow = LinearDesign(X.astype(np.float32), fit_intercept).dot_transposed(V)
+        assert narrow.dtype == np.float32
+        np.testing.assert_allclose(narrow, V @ explicit.T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(design.tdot(A), (explicit.T @ A).T)
     with config_context(working_memory=0.0005):  # several chunks
         np.testing.assert_allclose(design.sandwich(w), explicit.T @ (explicit * w[:, None]))

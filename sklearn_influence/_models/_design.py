@@ -111,17 +111,44 @@ class LinearDesign:
         """``V X̃ᵀ`` of shape (r, n_samples) for ``V`` of shape (r, n_columns), into ``out`` if given.
 
         Computed in :attr:`dtype` (float32 for float32 ``X``): this is the result-sized product.
+        For dense C-ordered ``X`` with an intercept, the result is first filled with the
+        intercept column and the BLAS product adds ``V X̃ᵀ`` to it (``gemm`` with β = 1, on
+        the Fortran-ordered transposes): the fill is the result's first touch, and no second
+        read-modify-write pass over the result is needed.
         """
         p = self.n_features
         coef = V[:, :p].astype(self.dtype, copy=False)
         if sp.issparse(self.X):
             # written through the transposed view of out: no second result-sized array
             out = sparse_matmul(self.X, coef.T, self.n_threads, None if out is None else out.T).T
+        elif self._intercept_into_gemm(V.shape[0], out):
+            if out is None:
+                out = np.empty((V.shape[0], self.n_samples), dtype=self.dtype)
+            out[...] = V[:, p:]
+            gemm = blas.get_blas_funcs("gemm", dtype=self.dtype)
+            gemm(1.0, self.X.T, coef.T, beta=1.0, c=out.T, trans_a=True, overwrite_c=True)  # outᵀ += X coefᵀ
+            return out
         else:
             out = np.matmul(coef, self.X.T, out=out)
         if self.fit_intercept:
             out += V[:, p:].astype(out.dtype, copy=False)
         return out
+
+    def _intercept_into_gemm(self, n_rows, out):
+        """Whether :meth:`dot_transposed` can add ``V X̃ᵀ`` onto the intercepts in place with BLAS ``gemm``.
+
+        Needs an intercept, ``X`` C-ordered in :attr:`dtype` and a C-ordered ``out`` (their
+        transposes are then Fortran-ordered, which the BLAS wrapper takes without a copy).
+        """
+        return (
+            self.fit_intercept
+            and n_rows > 0
+            and self.n_samples > 0
+            and self.n_features > 0
+            and self.X.dtype == self.dtype
+            and self.X.flags.c_contiguous
+            and (out is None or (out.flags.c_contiguous and out.dtype == self.dtype))
+        )
 
     def tdot(self, A):
         """``X̃ᵀ A`` transposed for ``A`` of shape (n_samples, r); returns (r, n_columns), in float64."""
