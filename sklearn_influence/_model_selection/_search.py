@@ -10,7 +10,7 @@ from numpy.ma import MaskedArray
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import GammaRegressor, HuberRegressor, LogisticRegression, PoissonRegressor, TweedieRegressor
+from sklearn.linear_model import GammaRegressor, LogisticRegression, PoissonRegressor, TweedieRegressor
 from sklearn.metrics import check_scoring
 from sklearn.metrics._scorer import _BaseScorer
 from sklearn.model_selection import ParameterGrid, check_cv
@@ -30,9 +30,9 @@ from ._scores import per_row_scores
 HIGH_LEVERAGE = 0.5
 #: Models with a convex objective and a ``warm_start`` parameter: from any start their solver reaches the
 #: same optimum (to its tolerance), so the previous candidate's solution can start the next fit.
-_WARM_STARTABLE = (LogisticRegression, PoissonRegressor, GammaRegressor, TweedieRegressor, HuberRegressor)
+_WARM_STARTABLE = (LogisticRegression, PoissonRegressor, GammaRegressor, TweedieRegressor)
 #: Fitted attributes a warm start reads.
-_WARM_STATE = ("coef_", "intercept_", "scale_")
+_WARM_STATE = ("coef_", "intercept_")
 
 
 class _FixedResponses(BaseEstimator):
@@ -142,8 +142,8 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         Start each candidate's fit from the previous candidate's coefficients, in the grid's
         order, for models with a convex objective and a ``warm_start`` parameter
         (``LogisticRegression`` but for ``solver="liblinear"``, ``PoissonRegressor``,
-        ``GammaRegressor``, ``TweedieRegressor``, ``HuberRegressor``; also as a pipeline's
-        last step): the same optimum to the solver's tolerance, in fewer iterations. A
+        ``GammaRegressor``, ``TweedieRegressor``; also as a pipeline's last step): the same
+        optimum to the solver's tolerance, in fewer iterations. A
         candidate whose coefficients do not fit the previous ones (another ``fit_intercept``)
         starts cold. ``best_estimator_`` is always refitted from scratch.
     preprocessing : {"refit", "fixed"}, default="refit"
