@@ -508,3 +508,25 @@ def test_per_row_scores_average_to_scikit_learn_metrics():
         assert rows.mean() == pytest.approx(scorer._sign * scorer._score_func(y, values, **scorer._kwargs), rel=1e-12)
     assert per_row_scores(get_scorer("r2"), Fixed(mu), y_pos) is None
     assert per_row_scores(get_scorer("neg_root_mean_squared_error"), Fixed(mu), y_pos) is None
+
+
+def test_ridge_classifier_alpha_path_equals_grid_search_with_leave_one_out(data):
+    X, _, y_bin, y_multi = data
+    weights = np.linspace(0.5, 2.0, len(X))
+    grid = {"alpha": [0.1, 3.0, 100.0]}
+
+    def decision_error(estimator, X, y):  # a mean of per-row terms on the decision function
+        signs = np.where(y == estimator.classes_[1], 1.0, -1.0)
+        return -np.mean((estimator.decision_function(X) - signs) ** 2)
+
+    cases = [
+        (RidgeClassifier(), y_bin, decision_error),
+        (RidgeClassifier(class_weight={0: 2.0, 1: 1.0, 2: 0.5}), y_multi, "accuracy"),
+    ]
+    for model, y, scoring in cases:
+        ours = LeaveOneOutSearchCV(model, grid, scoring=scoring).fit(X, y, sample_weight=weights)
+        reference = GridSearchCV(model, grid, scoring=scoring, cv=LeaveOneOut()).fit(X, y, sample_weight=weights)
+        np.testing.assert_allclose(
+            ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=0, atol=1e-8
+        )
+        assert ours.best_index_ == reference.best_index_

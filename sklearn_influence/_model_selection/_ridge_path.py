@@ -12,14 +12,18 @@ and decompose ``S^{1/2} X_c = U Σ Vᵀ`` once. With ``Q = X_c V`` and ``λ = σ
 
 the exact leave-one-out prediction (Sherman–Morrison; without an intercept drop ``x̄``, ``ȳ``
 and ``1/Σ s_j``): ``RidgeCV``'s efficient leave-one-out, here for every candidate of a search
-whose grid varies only ``alpha``.
+whose grid varies only ``alpha``. ``RidgeClassifier`` is the same ridge on the ±1 indicator
+columns of the classes (its ``class_weight`` folded into ``s``): the leave-one-out decision
+function is that prediction, its class the largest column (binary: the sign).
 """
 
 import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Ridge, RidgeClassifier
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_array
 
 #: Smallest ``(λ_min + α) / (λ_max + α)`` taken on this path; below it, the general path's checks apply.
@@ -39,6 +43,8 @@ class RidgeAlphaPath:
         Checked sample weights (ones when none were given).
     fit_intercept : bool
     """
+
+    classes_ = None  # the classes of a RidgeClassifier path
 
     def __init__(self, X, y, weights, fit_intercept):
         self.y = y
@@ -74,25 +80,51 @@ class RidgeAlphaPath:
         predictions = targets - (targets - fitted) / (1.0 - leverage)[:, None]
         return predictions.reshape(self.y.shape), leverage
 
+    def responses(self, predictions):
+        """``{response name: values}`` of the leave-one-out predictions (a classifier's decision and class)."""
+        if self.classes_ is None:
+            return {"predict": predictions}
+        if predictions.shape[1] == 1:  # binary: one ±1 column, the positive class's
+            decision = predictions[:, 0]
+            return {"decision_function": decision, "predict": self.classes_[(decision > 0).astype(int)]}
+        return {"decision_function": predictions, "predict": self.classes_[np.argmax(predictions, axis=1)]}
+
 
 def ridge_alpha_path(estimator, candidates, X, y, weights, fit_params):
-    """A :class:`RidgeAlphaPath` when every candidate is a plain dense ``Ridge`` differing only in ``alpha``.
+    """A :class:`RidgeAlphaPath` when every candidate is a plain dense ``Ridge`` (or ``RidgeClassifier``)
+    differing only in ``alpha``.
 
     ``None`` otherwise (another estimator or parameter, sparse ``X``, ``positive=True``, fit
-    parameters, an ``alpha`` that is not a positive number): the search takes the general path.
+    parameters, an ``alpha`` that is not a positive number, ``class_weight="balanced"`` whose
+    refits re-balance, multilabel targets): the search takes the general path.
     """
-    if type(estimator) is not Ridge or fit_params or estimator.positive or sp.issparse(X):
+    classifier = type(estimator) is RidgeClassifier
+    if type(estimator) is not Ridge and not classifier:
+        return None
+    if fit_params or estimator.positive or sp.issparse(X) or (classifier and estimator.class_weight == "balanced"):
         return None
     if not all(set(params) <= {"alpha"} for params in candidates):
         return None
     alphas = [params.get("alpha", estimator.alpha) for params in candidates]
     if not all(isinstance(a, numbers.Real) and not isinstance(a, bool) and a > 0 for a in alphas):
         return None
+    classes = None
     try:
         X = check_array(X, dtype=np.float64)
-        y = check_array(y, dtype=np.float64, ensure_2d=False)
+        if classifier:
+            binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+            indicators = binarizer.fit_transform(y)
+            if binarizer.y_type_.startswith("multilabel") or len(binarizer.classes_) < 2:
+                return None
+            if estimator.class_weight:
+                weights = weights * compute_sample_weight(estimator.class_weight, y)
+            y, classes = indicators.astype(np.float64), binarizer.classes_
+        else:
+            y = check_array(y, dtype=np.float64, ensure_2d=False)
     except (TypeError, ValueError):
         return None  # the general path reports it as the estimator does
     if y.ndim > 2 or y.shape[0] != X.shape[0]:
         return None
-    return RidgeAlphaPath(X, y, weights, estimator.fit_intercept)
+    path = RidgeAlphaPath(X, y, weights, estimator.fit_intercept)
+    path.classes_ = classes
+    return path

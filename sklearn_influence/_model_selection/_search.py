@@ -44,10 +44,11 @@ class _FixedResponses(BaseEstimator):
     tags at every scorer call.
     """
 
-    def __init__(self, source, compute, estimator_type):
+    def __init__(self, source, compute, estimator_type, classes=None):
         self.source = source
         self.compute = compute
         self.estimator_type = estimator_type
+        self.classes = classes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -56,7 +57,7 @@ class _FixedResponses(BaseEstimator):
 
     @property
     def classes_(self):
-        return self.source.classes_
+        return self.source.classes_ if self.classes is None else self.classes
 
     def _get(self, name, X):
         values = self.compute(name)
@@ -114,9 +115,9 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
       per-row terms (squared and absolute error, Poisson / Gamma / Tweedie deviance, accuracy,
       log-loss); NaN for the others (R², ROC AUC, root mean squared error, ...: the pooled score is
       not a mean of one-row scores).
-      For ``Ridge`` candidates that differ only in ``alpha`` (dense ``X``), every candidate's
-      exact leave-one-out comes from one singular value decomposition shared by the grid,
-      as ``RidgeCV``'s efficient leave-one-out.
+      For ``Ridge`` or ``RidgeClassifier`` candidates that differ only in ``alpha`` (dense
+      ``X``), every candidate's exact leave-one-out comes from one singular value
+      decomposition shared by the grid, as ``RidgeCV``'s efficient leave-one-out.
     - a splitter or an int (``KFold``, ``StratifiedKFold``, ``GroupKFold``, ...): each fold's
       refit is the block-Newton step of :meth:`InfluenceEstimator.leave_group_out`,
       ``θ̂₋G − θ̂ ≈ (H − Σ_G s_i ∇²ℓ_i)⁻¹ Σ_G s_i g_i`` (exact for least squares), and the
@@ -278,7 +279,8 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 predictions, leverage = on_path
                 fit_times.append(time.perf_counter() - start + shared_time)
                 start = time.perf_counter()
-                responses = _FixedResponses(self.estimator, _cached(lambda name, p=predictions: p), kind)
+                values = path.responses(predictions)
+                responses = _FixedResponses(self.estimator, values.__getitem__, kind, path.classes_)
                 per_split = [scorer(responses, X, y)]
                 is_exact = True
             else:
