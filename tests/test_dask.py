@@ -106,41 +106,53 @@ def _pair(kind, chunks=EVEN, sparse=False, dtype=np.float64, weighted=True):
     return reference, estimator, X, y
 
 
-def _assert_close(lazy, expected, rtol=RTOL):
-    assert isinstance(lazy, da.Array)
-    computed = lazy.compute()
+def _check_close(computed, expected, rtol=RTOL):
     assert computed.shape == expected.shape
     assert computed.dtype == expected.dtype
-    scale = np.max(np.abs(expected))
-    np.testing.assert_allclose(computed, expected, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(computed, expected, rtol=0, atol=rtol * np.max(np.abs(expected)))
+
+
+def _assert_close(lazy, expected, rtol=RTOL):
+    assert isinstance(lazy, da.Array)
+    _check_close(lazy.compute(), expected, rtol)
 
 
 def _assert_all_quantities(reference, estimator, X, y, rtol=RTOL, influence_rtol=RTOL):
+    """Every quantity of ``estimator`` (lazy, computed together in one call) equals ``reference``'s."""
     Xq, yq = X[:N_QUERIES], y[:N_QUERIES]
-    n_blocks = len(estimator._dask_fit_.row_chunks)
-    lazy = estimator.influence(Xq, yq)
-    assert lazy.chunks[1] == estimator._dask_fit_.row_chunks  # chunked like the training rows
-    _assert_close(lazy, reference.influence(Xq, yq), influence_rtol)
-    _assert_close(estimator.leave_one_out(Xq, yq), reference.leave_one_out(Xq, yq), influence_rtol)
-    _assert_close(
-        estimator.leave_one_out(Xq, yq, method="newton"), reference.leave_one_out(Xq, yq, method="newton"), rtol
-    )
-    _assert_close(estimator.self_influence(), reference.self_influence(), rtol)
-    _assert_close(estimator.influence_params(), reference.influence_params(), rtol)
+    pairs = {  # name: (lazy Dask result, numpy-path result, tolerance)
+        "influence": (estimator.influence(Xq, yq), reference.influence(Xq, yq), influence_rtol),
+        "leave_one_out": (estimator.leave_one_out(Xq, yq), reference.leave_one_out(Xq, yq), influence_rtol),
+        "newton": (
+            estimator.leave_one_out(Xq, yq, method="newton"),
+            reference.leave_one_out(Xq, yq, method="newton"),
+            rtol,
+        ),
+        "self_influence": (estimator.self_influence(), reference.self_influence(), rtol),
+        "influence_params": (estimator.influence_params(), reference.influence_params(), rtol),
+    }
     for method in ("influence", "newton"):
-        _assert_close(
-            estimator.leave_one_out_params(method=method), reference.leave_one_out_params(method=method), rtol
+        pairs[f"params_{method}"] = (
+            estimator.leave_one_out_params(method=method),
+            reference.leave_one_out_params(method=method),
+            rtol,
         )
-    top, expected = estimator.top_influences(Xq, yq, k=5), reference.top_influences(Xq, yq, k=5)
-    (computed,) = dask.compute(dict(top))
+    assert pairs["influence"][0].chunks[1] == estimator._dask_fit_.row_chunks  # chunked like the training rows
+    assert len(estimator._dask_fit_.row_chunks) > 1
+    top, expected_top = estimator.top_influences(Xq, yq, k=5), reference.top_influences(Xq, yq, k=5)
+    ranking = rank_mislabel_candidates(estimator)
+    assert all(isinstance(lazy, da.Array) for lazy, _, _ in pairs.values())
+    computed, computed_top, computed_ranking = dask.compute(
+        {name: lazy for name, (lazy, _, _) in pairs.items()}, dict(top), ranking
+    )
+    for name, (_, expected, tolerance) in pairs.items():
+        _check_close(computed[name], expected, tolerance)
     for key in ("harmful_indices", "helpful_indices"):
-        np.testing.assert_array_equal(computed[key], expected[key])
+        np.testing.assert_array_equal(computed_top[key], expected_top[key])
     for key in ("harmful_values", "helpful_values"):
-        np.testing.assert_allclose(
-            computed[key], expected[key], rtol=0, atol=influence_rtol * np.abs(expected[key]).max()
-        )
-    np.testing.assert_array_equal(rank_mislabel_candidates(estimator).compute(), rank_mislabel_candidates(reference))
-    assert n_blocks > 1
+        scale = np.abs(expected_top[key]).max()
+        np.testing.assert_allclose(computed_top[key], expected_top[key], rtol=0, atol=influence_rtol * scale)
+    np.testing.assert_array_equal(computed_ranking, rank_mislabel_candidates(reference))
 
 
 def test_numpy_path_does_not_import_dask():
