@@ -312,6 +312,16 @@ def test_top_influences_never_holds_the_full_matrix(threads):
     assert isinstance(top.harmful_indices, da.Array) and top.harmful_indices.shape == (n_queries, 5)
 
 
+def test_inputs_larger_than_half_the_memory_are_not_persisted(threads, monkeypatch):
+    from sklearn_influence._dask import _fit
+
+    X, y, _ = _data("ridge")
+    X_dask, y_dask = da.from_array(X, chunks=(EVEN, P)), da.from_array(y, chunks=EVEN)
+    assert _fit.should_persist(X_dask, y_dask)
+    monkeypatch.setattr(_fit, "_memory_budget", lambda: 2 * (X.nbytes + y.nbytes) - 1)
+    assert not _fit.should_persist(X_dask, y_dask)
+
+
 def test_fit_persists_inputs_and_is_one_pass(threads):
     """The training arrays are computed once in fit (persisted), not again by a query."""
     X, y, _ = _data("ridge")
@@ -324,10 +334,16 @@ def test_fit_persists_inputs_and_is_one_pass(threads):
 
     X_dask = da.from_array(X, chunks=EVEN).map_blocks(count, dtype=X.dtype)
     estimator = InfluenceEstimator(FrozenEstimator(model)).fit(X_dask, da.from_array(y, chunks=EVEN))
-    assert sum(calls) == N
+    assert sum(calls) == N and estimator._dask_fit_.persisted
     estimator.influence(X[:3], y[:3]).compute()
     estimator.self_influence().compute()
     assert sum(calls) == N
+    # larger than memory (here: forced), every pass reads the blocks from their source again
+    with dask.config.set({"sklearn_influence.persist": False}):
+        estimator = InfluenceEstimator(FrozenEstimator(model)).fit(X_dask, da.from_array(y, chunks=EVEN))
+    assert sum(calls) == 2 * N and not estimator._dask_fit_.persisted
+    _assert_close(estimator.self_influence(), InfluenceEstimator(FrozenEstimator(model)).fit(X, y).self_influence())
+    assert sum(calls) == 3 * N
 
 
 def test_refusals(threads):

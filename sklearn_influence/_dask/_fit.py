@@ -14,9 +14,10 @@ the penalty (the objective's own, evaluated on an empty design) and the damping,
 factorises ``H`` with :class:`~sklearn_influence._solvers.ExactSolver`. Beyond
 ``auto_exact_max_params`` parameters (``solver="auto"``), or with ``solver="cg"``, the pass
 sums the Hessian's diagonal only and ``H`` is applied by conjugate gradients on distributed
-products (``_cg``). The inputs are
-persisted once (``X``, ``y``, ``sample_weight``), so that a dask-ml fit, this pass and
-every later query read them from the workers' memory.
+products (``_cg``). The inputs (``X``, ``y``, ``sample_weight``) are persisted once when
+they fit in half the workers' memory (:func:`should_persist`; the Dask config key
+``sklearn_influence.persist`` overrides it), so that a dask-ml fit, this pass and every
+later query read them from memory; larger inputs are read from their source by each pass.
 
 The wrapped model (refused otherwise, with the list below):
 
@@ -194,6 +195,37 @@ def _check_inputs(X, y, sample_weight):
 def is_dask_frame(obj):
     """Whether ``obj`` is a Dask DataFrame or Series."""
     return type(obj).__module__.startswith("dask") and hasattr(obj, "to_dask_array")
+
+
+def _memory_budget():
+    """Bytes the workers can hold: the sum of their memory limits (distributed), else this machine's memory."""
+    from dask.base import get_scheduler
+
+    client = getattr(get_scheduler(), "__self__", None)  # a distributed Client's get method
+    if client is not None and hasattr(client, "scheduler_info"):
+        limits = [worker.get("memory_limit") or 0 for worker in client.scheduler_info()["workers"].values()]
+        if limits and all(limits):
+            return sum(limits)
+    import psutil  # a dependency of distributed; the threaded scheduler shares this machine's memory
+
+    return psutil.virtual_memory().total
+
+
+def should_persist(*arrays):
+    """Whether to persist the training arrays in ``fit``: the ``sklearn_influence.persist`` Dask config.
+
+    ``"auto"`` (default): when they take at most half of :func:`_memory_budget` (dense size,
+    an upper bound for sparse blocks), so that ``fit``, a dask-ml fit and every query read
+    them from memory instead of recomputing them from their source; larger inputs are read
+    again by every pass (from Parquet, Zarr or a lazy generator), with memory bounded by a
+    few blocks per worker. ``True`` / ``False`` force it.
+    """
+    import dask
+
+    setting = dask.config.get("sklearn_influence.persist", "auto")
+    if setting != "auto":
+        return bool(setting)
+    return sum(array.nbytes for array in arrays) <= _memory_budget() / 2
 
 
 def _check_columns(estimator, columns):
@@ -401,11 +433,13 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
     if estimator.solver == "lissa":
         raise ValueError("On Dask arrays solver must be 'auto', 'exact' or 'cg'; got solver='lissa'.")
     X, y, weights, columns = _check_inputs(X, y, sample_weight)
-    X, y, weights = dask.persist(X, y, weights)
+    persist = should_persist(X, y, weights)
+    if persist:
+        X, y, weights = dask.persist(X, y, weights)
     estimator_, model = _fitted_model(estimator, X, y, sample_weight, fit_params)
     objective, weights, shares = _decode(model, X, y, weights, estimator.smoothing)
     if shares is not None:
-        (shares,) = dask.persist(shares)
+        (shares,) = dask.persist(shares) if persist else (shares,)
     n_samples, n_features = X.shape
     if objective.n_columns - int(objective.fit_intercept) != n_features:
         raise ValueError(
@@ -472,5 +506,6 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
     estimator._raw_X, estimator._channel, estimator._damping = None, None, estimator.damping
     estimator._penalty_shares, estimator._share_solution = None, share_solution
     estimator._dask_fit_ = DaskFit(X, y, weights, shares, fitted)
+    estimator._dask_fit_.persisted = persist
     estimator._dask_fit_.objective_value = float(terms["value"]) + _penalty_terms(objective, 0.0)[0]
     return estimator
