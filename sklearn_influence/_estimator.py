@@ -443,8 +443,9 @@ class InfluenceEstimator(
 
         prefix, model = _unwrap(self.estimator_)
         Xt = self._model_features(X, prefix, getattr(model, "n_features_in_", None))
-        single_output = is_classifier(model) or not get_tags(model).target_tags.multi_output
-        y = column_or_1d(y) if single_output else np.asarray(y)  # as the model did (HuberRegressor, GLMs)
+        y = np.asarray(y) if not is_classifier(model) else column_or_1d(y)
+        if y.ndim == 2 and y.shape[1] == 1 and not get_tags(model).target_tags.multi_output:
+            y = y[:, 0]  # as the single-output model did (HuberRegressor, GLMs)
         check_consistent_length(Xt, y)
         weights = self._check_sample_weight(sample_weight, Xt.shape[0])
 
