@@ -67,16 +67,21 @@ class DaskFit:
     Attributes
     ----------
     X, y, weights, shares : dask.array.Array
-        The persisted training rows (``X`` in one column chunk), their targets, sample
-        weights and penalty shares (None without a data-scaled penalty), chunked alike.
+        The training rows (``X`` in one column chunk), their targets, sample weights and
+        penalty shares (None without a data-scaled penalty), chunked alike.
     fitted : FittedState
         The small state block tasks need.
+    persisted : bool
+        Whether the arrays are held in memory (:func:`should_persist`).
+    objective_value : float
+        The sum-form objective ``O(θ̂)`` (penalty included, damping not).
     state : dask.array.Array
         ``fitted`` as one shared graph key (see ``_blocks.shared``).
     """
 
-    def __init__(self, X, y, weights, shares, fitted):
+    def __init__(self, X, y, weights, shares, fitted, persisted, objective_value):
         self.X, self.y, self.weights, self.shares, self.fitted = X, y, weights, shares, fitted
+        self.persisted, self.objective_value = persisted, objective_value
         self.state = shared(fitted, "state")
 
     @property
@@ -487,7 +492,10 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
     estimator.relative_gradient_norm_ = estimator.gradient_norm_ / typical if typical > 0 else 0.0
     if estimator.relative_gradient_norm_ > STATIONARITY_RTOL and objective.matches_training_loss:
         advice = (
-            "Refit with a smaller tol (and solver='lbfgs')." if is_dask_ml_glm(model) else convergence_advice(model)
+            "dask-ml's L-BFGS stops on scipy's default relative decrease (about 1e-4 of a row's gradient whatever "
+            "tol); its solver='newton' converges to ~1e-8 but fits without a penalty."
+            if is_dask_ml_glm(model)
+            else convergence_advice(model)
         )
         warnings.warn(
             f"The fitted parameters are not a stationary point of the training objective: ||grad O|| = "
@@ -500,12 +508,12 @@ def fit_dask(estimator, X, y, sample_weight=None, **fit_params):
 
     fitted = FittedState(objective, solver if exact else None, n_samples, estimator.damping, shift, share_solution)
     estimator._prefix, estimator._objective, estimator._solver = None, objective, solver
-    estimator._design = DaskDesign(n_samples, n_features, objective.fit_intercept, np.dtype(X.dtype))
+    dtype = np.float32 if X.dtype == np.float32 else np.float64  # as LinearDesign.dtype
+    estimator._design = DaskDesign(n_samples, n_features, objective.fit_intercept, dtype)
     estimator._targets = _Unavailable(shape=(n_samples, objective.n_outputs))  # checks query labels' shape
     estimator._weights = estimator._residuals = estimator._raw = estimator._curvature = _Unavailable()
     estimator._raw_X, estimator._channel, estimator._damping = None, None, estimator.damping
     estimator._penalty_shares, estimator._share_solution = None, share_solution
-    estimator._dask_fit_ = DaskFit(X, y, weights, shares, fitted)
-    estimator._dask_fit_.persisted = persist
-    estimator._dask_fit_.objective_value = float(terms["value"]) + _penalty_terms(objective, 0.0)[0]
+    value = float(terms["value"]) + _penalty_terms(objective, 0.0)[0]
+    estimator._dask_fit_ = DaskFit(X, y, weights, shares, fitted, persist, value)
     return estimator
