@@ -70,6 +70,11 @@ class StatisticsChannel:
         ``Δ_i ≈ φ₋ᵢ − φ``.
     solved : ndarray of shape (n_stats, n_outputs, n_columns)
         ``G = H⁻¹ C``.
+    own_psi, q_delta : ndarray of shape (n_samples, n_outputs)
+        ``F_j ψ_j`` and ``−F_j Δ_j`` with ``F_j = Θ ∂x̃_j/∂φ − x̃_jᵀG`` (the removed row's own
+        prediction moving with the statistics, for ``self_influence`` and Newton leave-one-out).
+        Their ``x̃_jᵀG`` terms, one more pass over the training design, are taken at the first
+        read: ``influence`` and the parameter quantities never need them.
     """
 
     def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
@@ -85,12 +90,10 @@ class StatisticsChannel:
             # a part equal on every row is a broadcast view (a scaler's center): one row times the sums
             product = scaled.sum(axis=1)[:, None] * vals[0] if vals.strides[0] == 0 else scaled @ vals
             np.add.at(cross, (slice(None), cols, stats), product)
-        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries. With
-        # F_j = Θ ∂x̃_j/∂φ − x̃_jᵀG: own_psi_j = F_j ψ_j and q_delta_j = −F_j Δ_j, their first
-        # terms taken in the pass that builds C, the second once G is solved
-        self.own_psi, self.q_delta = np.empty((n, k_out)), np.empty((n, k_out))
-        blocks = row_blocks(n, k_out * m, 2**19)
-        for rows in blocks:
+        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries; the
+        # Θ ∂x̃_j/∂φ terms of own_psi and q_delta in the pass that builds C
+        self._moved_psi, self._moved_delta = np.empty((n, k_out)), np.empty((n, k_out))
+        for rows in row_blocks(n, k_out * m, 2**19):
             moved = J.moved(coef, rows)  # Θ ∂x̃_j/∂φ
             if objective.separable:
                 pulled = curvature[rows, None, None] * moved
@@ -98,14 +101,33 @@ class StatisticsChannel:
                 pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
             product = design.take(rows).tdot(pulled.reshape(-1, k_out * m))
             cross += product.reshape(k_out, m, n_col).transpose(0, 2, 1)
-            self.own_psi[rows] = np.einsum("jkm,jm->jk", moved, self.psi[rows])
-            self.q_delta[rows] = -np.einsum("jkm,jm->jk", moved, self.delta[rows])
+            self._moved_psi[rows] = np.einsum("jkm,jm->jk", moved, self.psi[rows])
+            self._moved_delta[rows] = np.einsum("jkm,jm->jk", moved, self.delta[rows])
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
-        for rows in blocks:
-            along = self._along(design.take(rows))  # x̃_jᵀ G
-            self.own_psi[rows] -= np.einsum("jkm,jm->jk", along, self.psi[rows])
-            self.q_delta[rows] += np.einsum("jkm,jm->jk", along, self.delta[rows])
+        self._design, self._own = design, None  # the estimator holds the design anyway
+
+    @property
+    def own_psi(self):
+        """``F_j ψ_j``, shape (n_samples, n_outputs) (class docstring)."""
+        return self._own_terms()[0]
+
+    @property
+    def q_delta(self):
+        """``−F_j Δ_j``, shape (n_samples, n_outputs) (class docstring)."""
+        return self._own_terms()[1]
+
+    def _own_terms(self):
+        """``(own_psi, q_delta)``: the ``x̃_jᵀG`` terms taken at the first read, a block of rows at a time."""
+        if self._own is None:
+            own_psi, q_delta = self._moved_psi, -self._moved_delta
+            n, k_out = own_psi.shape
+            for rows in row_blocks(n, k_out * self.n_stats, 2**19):
+                along = self._along(self._design.take(rows))  # x̃_jᵀ G
+                own_psi[rows] -= np.einsum("jkm,jm->jk", along, self.psi[rows])
+                q_delta[rows] += np.einsum("jkm,jm->jk", along, self.delta[rows])
+            self._own, self._moved_psi, self._moved_delta = (own_psi, q_delta), None, None
+        return self._own
 
     def input_derivatives(self, X):
         """``∂φ/∂X[i, c]``, the statistics' derivatives in the raw training values (a ``Sig``), or ``None``.
