@@ -14,7 +14,10 @@ Phases, each timed in the same run:
 * ``fit``: gradient, stationarity check and Hessian in one tree-reduced pass, Cholesky on the client;
 * ``top_influences``: the 10 most harmful and helpful rows for each of ``--queries`` queries
   (per-block top-k merged in a tree; the queries × n matrix never exists);
-* ``self_influence``: all n values, computed into one numpy array on the client.
+* ``self_influence``: all n values, computed into one numpy array on the client;
+* ``bare pass``: ``X.sum(axis=0)`` and ``y.sum()``, the floor of any pass over the blocks
+  (producing them: here generating them, in practice reading them); each phase is also
+  given as a multiple of it.
 
 Against one machine: the same three phases in numpy (``InfluenceEstimator(FrozenEstimator(model))``
 with the scikit-learn model fitted on the first ``--numpy-n`` rows, default 1,000,000), and the
@@ -130,8 +133,12 @@ def main():
             sampler = MemorySampler()
             times = {}
             estimator = InfluenceEstimator(FrozenEstimator(fitted))
+            start = time.perf_counter()
+            dask.compute(X.sum(axis=0), y.sum())  # the floor of any pass: produce every block once
+            bare = time.perf_counter() - start
             with sampler.sample("all"):
                 times = _phases(estimator, X, y, X_query, y_query, _compute)
+            times["bare pass"] = bare
             peak = sampler.to_pandas().max().iloc[0] / 2**20
             rows.append((workers, times, peak, limit_mb, estimator.relative_gradient_norm_))
         cluster.close()
@@ -150,6 +157,11 @@ def main():
             per = times[phase] / (args.n / 1e6)
             cells += [f"{times[phase]:.1f}", f"{per:.3f}", f"{per / per_numpy:.2f}"]
         print(f"| {phase} | " + " | ".join(cells) + " |")
+    for workers, times, *_ in rows:
+        ratios = ", ".join(f"{phase} {times[phase] / times['bare pass']:.1f}×" for phase in list(times)[:3])
+        print(
+            f"{workers} worker(s): one bare pass over the blocks (producing them: {times['bare pass']:.1f} s); {ratios}"
+        )
     for workers, times, peak, limit_mb, gradient in rows:
         print(
             f"{workers} worker(s): peak worker memory {peak:,.0f} MB of a {limit_mb:,.0f} MB limit "
