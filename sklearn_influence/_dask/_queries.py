@@ -67,12 +67,15 @@ def query_inputs(X, y):
     return X, y
 
 
-def _select(result, rows, n_samples, axis):
-    """``result`` restricted to the training ``rows`` along ``axis`` (lazily), or whole when all are asked."""
-    if len(rows) == n_samples and np.array_equal(rows, np.arange(n_samples)):
+def _select(estimator, result, indices, axis):
+    """``result`` restricted to the training rows ``indices`` along ``axis`` (lazily); whole for None.
+
+    ``indices=None`` never builds the positions ``0 … n-1`` on the client (160 MB at 20M rows).
+    """
+    if indices is None:
         return result
     index = [slice(None)] * result.ndim
-    index[axis] = rows
+    index[axis] = estimator._training_rows(indices)
     return result[tuple(index)]
 
 
@@ -132,11 +135,10 @@ def influence(estimator, X, y=None, *, measure="loss", indices=None):
     """Lazy ``InfluenceEstimator.influence`` on a Dask fit."""
     X, y = query_inputs(X, y)
     query = estimator._query(X, y, measure)
-    rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
     payload = influence_payload(estimator, query)
     result = lazy_rows(fit, influence_block, payload, "qi", {"q": payload["n_queries"]}, fit.dtype)
-    return query.measure.finish(_select(result, rows, fit.X.shape[0], 1))
+    return query.measure.finish(_select(estimator, result, indices, 1))
 
 
 def _newton_payload(estimator, query):
@@ -171,7 +173,6 @@ def leave_one_out(estimator, X, y=None, *, measure="loss", method="influence", i
     estimator._check_method(method)
     X, y = query_inputs(X, y)
     query = estimator._query(X, y, measure)
-    rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
     n_out = 1 if query.measure.functional else query.raw.shape[0]
     if method == "influence":
@@ -182,7 +183,7 @@ def leave_one_out(estimator, X, y=None, *, measure="loss", method="influence", i
     else:
         require_factor(estimator, "leave_one_out(method='newton')")
         result = lazy_rows(fit, _newton_block, _newton_payload(estimator, query), "qi", {"q": n_out}, np.float64)
-    return query.measure.finish(_select(result, rows, fit.X.shape[0], 1))
+    return query.measure.finish(_select(estimator, result, indices, 1))
 
 
 # --- per-row quantities -------------------------------------------------------------------------------------------
@@ -207,10 +208,8 @@ def self_influence(estimator, *, indices=None, n_probes=None, random_state=None)
             f"blocks; got n_probes={n_probes!r}."
         )
     require_factor(estimator, "self_influence")
-    rows = estimator._training_rows(indices)
-    fit = estimator._dask_fit_
-    result = lazy_rows(fit, _self_influence_block, None, "i", {}, np.float64)
-    return _select(result, rows, fit.X.shape[0], 0)
+    result = lazy_rows(estimator._dask_fit_, _self_influence_block, None, "i", {}, np.float64)
+    return _select(estimator, result, indices, 0)
 
 
 def _steps_block(rows, fitted, payload):
@@ -232,7 +231,6 @@ def _steps_block(rows, fitted, payload):
 
 def _parameter_rows(estimator, coefficients, scale, indices):
     require_factor(estimator, "influence_params" if coefficients == "influence" else "leave_one_out_params")
-    rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
     objective = estimator._objective
     shared_public = None
@@ -241,7 +239,7 @@ def _parameter_rows(estimator, coefficients, scale, indices):
     n_params = len(estimator.params_)
     payload = {"coefficients": coefficients, "shared_public": shared_public, "scale": scale}
     result = lazy_rows(fit, _steps_block, payload, "ip", {"p": n_params}, np.float64)
-    return _select(result, rows, fit.X.shape[0], 0)
+    return _select(estimator, result, indices, 0)
 
 
 def influence_params(estimator, *, indices=None):

@@ -88,11 +88,14 @@ def top_influences(estimator, X, y=None, *, measure="loss", k=10, indices=None):
         raise ValueError(f"k must be a positive integer; got k={k!r}.")
     X, y = query_inputs(X, y)
     query = estimator._query(X, y, measure)
-    rows = estimator._training_rows(indices)
     fit = estimator._dask_fit_
-    k = min(k, len(rows))
-    selected = np.zeros(fit.X.shape[0], dtype=bool)
-    selected[rows] = True
+    if indices is None:  # every row: no positions or mask built on the client
+        k, selected = min(k, fit.X.shape[0]), None
+    else:
+        rows = estimator._training_rows(indices)
+        k = min(k, len(rows))
+        selected = np.zeros(fit.X.shape[0], dtype=bool)
+        selected[rows] = True
     payload = influence_payload(estimator, query)
     candidates = _candidates_array(fit, influence_block, payload, payload["n_queries"], k, selected)
     top = merged_top(candidates, k)
@@ -107,7 +110,8 @@ def top_influences(estimator, X, y=None, *, measure="loss", k=10, indices=None):
 def _candidates_array(fit, score_block, payload, n_queries, k, selected):
     """(2 sides, [value, position], n_queries, Σ k_b): every block's candidates, ``k_b = min(k, b)``.
 
-    ``score_block(rows, fitted, payload)`` gives the block's scores, shape (n_queries, b).
+    ``score_block(rows, fitted, payload)`` gives the block's scores, shape (n_queries, b);
+    ``selected``: a boolean mask of the rows to rank, or None for all.
     """
     import dask.array as da
 
@@ -115,7 +119,10 @@ def _candidates_array(fit, score_block, payload, n_queries, k, selected):
 
     k_blocks = tuple(min(k, size) for size in fit.row_chunks)
     positions = da.arange(fit.X.shape[0], chunks=(fit.row_chunks,))
-    mask = da.from_array(selected, chunks=(fit.row_chunks,))
+    if selected is None:
+        mask = da.ones(fit.X.shape[0], chunks=(fit.row_chunks,), dtype=bool)
+    else:
+        mask = da.from_array(selected, chunks=(fit.row_chunks,))
     args = [fit.state, "z", shared(payload, "payload"), "w", fit.X, "ij", fit.y, "io"[: fit.y.ndim], fit.weights, "i"]
     args += [positions, "i", mask, "i"]
     if fit.shares is not None:
@@ -165,5 +172,5 @@ def rank_mislabel_candidates(estimator, by):
     fit = estimator._dask_fit_
     n = fit.X.shape[0]
     score = _self_influence_scores if by == "self_influence" else _loss_block
-    candidates = _candidates_array(fit, score, None, 1, n, np.ones(n, dtype=bool))
+    candidates = _candidates_array(fit, score, None, 1, n, None)
     return merged_top(candidates, n)[0, 1, 0].astype(np.intp)
