@@ -17,14 +17,17 @@ share the machine. Columns (seconds; median of ``--repeat`` runs, every column m
   fit, then the decoding; under ``"refit"`` also the transformers' statistics and the
   extra solve ``G = H⁻¹C``).
 * ``influence``: ``influence(X_query, y_query)`` (100 × n).
-* ``LOO newton``: ``leave_one_out(X_query, y_query, method="newton")`` (100 × n).
+* ``LOO newton``: ``leave_one_out(X_query, y_query, method="newton")`` (100 × n); under
+  ``"refit"`` it also takes the pass ``fit`` leaves to the first query that reads the removed
+  rows' own terms (``x̃_jᵀG`` for every training row).
 * ``self_influence``: ``self_influence()`` (all n rows, exact).
 * the ``refit/fixed`` ratio of each (target: ≤ 1.3), ``fit − pipeline fit``, the
   influence machinery's own share, and ``all four`` (fit and the three queries).
   ``fit (min)`` and ``fit (CPU, min)`` are the fastest of the runs, the least disturbed
   by other jobs.
 
-Usage: ``python benchmarks/bench_pipelines.py [--small] [--n N] [--repeat R] [--threads T] [--profile]``.
+Usage: ``python benchmarks/bench_pipelines.py [--small] [--n N] [--repeat R] [--threads T] [--no-indicator]
+[--profile]``. ``--no-indicator`` drops ``add_indicator`` (36 statistics).
 ``--threads 1`` limits BLAS/OpenMP to one thread (threadpoolctl): with other jobs on the
 machine, single-threaded CPU time is the steadiest comparison. ``--profile`` prints the
 cProfile top entries of ``"refit"`` fit + queries.
@@ -73,12 +76,12 @@ def make_data(n, m, seed=0):
     return frame.iloc[:n], y_class[:n], y_reg[:n], frame.iloc[n:], y_class[n:], y_reg[n:]
 
 
-def make_pipeline_for(model):
+def make_pipeline_for(model, add_indicator=True):
     numeric = [f"x{c}" for c in range(N_NUMERIC)]
     categorical = [f"c{c}" for c in range(N_CATEGORICAL)]
     pre = ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), numeric),
+            ("num", make_pipeline(SimpleImputer(add_indicator=add_indicator), StandardScaler()), numeric),
             ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
         ]
     )
@@ -138,6 +141,9 @@ def main():
     parser.add_argument("--n", type=int, default=100_000, help="training rows")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is shown)")
     parser.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads (default: all)")
+    parser.add_argument(
+        "--no-indicator", action="store_true", help="SimpleImputer without add_indicator (36 statistics, not 60)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the 'refit' path of each model")
     args = parser.parse_args()
     limits = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
@@ -152,15 +158,18 @@ def _run_all(args):
     models = [
         (
             "logistic",
-            make_pipeline_for(LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=100)),
+            make_pipeline_for(
+                LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=100), not args.no_indicator
+            ),
             y_class,
             yq_class,
         ),
-        ("ridge", make_pipeline_for(Ridge(alpha=1.0)), y_reg, yq_reg),
+        ("ridge", make_pipeline_for(Ridge(alpha=1.0), not args.no_indicator), y_reg, yq_reg),
     ]
     print(
         f"n = {n:,}, 20 columns (12 numeric, ~10 % missing; 8 categorical, 3-10 levels), m = {m} queries; "
-        f"seconds, median of {repeat}; threads: {args.threads or 'all'}"
+        f"seconds, median of {repeat}; threads: {args.threads or 'all'}; "
+        f"add_indicator={not args.no_indicator} ({36 if args.no_indicator else 60} statistics)"
     )
     header = f"{'model':<9} {'quantity':<15} {'fixed':>8} {'refit':>8} {'refit/fixed':>11}"
     for name, pipeline, y, yq in models:
