@@ -224,6 +224,23 @@ def test_conjugate_gradients_on_distributed_hessian_products(client):
     np.testing.assert_array_equal(ranking, rank_mislabel_candidates(reference, by="training_loss"))
 
 
+def test_ranking_keeps_tied_rows_in_order(threads):
+    """Repeated rows tie exactly: the ranking keeps them in position order, as numpy's stable argsort.
+
+    Every block holds the same 100 rows, so that the repeats' scores are computed identically (rows
+    at different offsets of blocks of other sizes may differ in the last bit, BLAS tiling them otherwise).
+    """
+    X, y, _ = _data("binary")
+    X, y = np.tile(X[:100], (20, 1)), np.tile(y[:100], 20)
+    model = LogisticRegression(tol=1e-12).fit(X, y)
+    reference = InfluenceEstimator(FrozenEstimator(model)).fit(X, y)
+    estimator = InfluenceEstimator(FrozenEstimator(model)).fit(_as_dask(X, 100), da.from_array(y, chunks=100))
+    for by in ("self_influence", "training_loss"):
+        expected = rank_mislabel_candidates(reference, by=by)
+        assert np.all(np.diff(expected[:20]) > 0)  # the top group: one row repeated 20 times, in order
+        np.testing.assert_array_equal(rank_mislabel_candidates(estimator, by=by).compute(), expected)
+
+
 def test_indices_and_measures(threads):
     reference, estimator, X, y = _pair("multinomial")
     rows = np.array([5, 1999, 3, 700])

@@ -26,16 +26,20 @@ def _best(values, positions, k):
     return np.take_along_axis(values, order, axis=-1), np.take_along_axis(positions, order, axis=-1)
 
 
-def _candidates(block, positions, k_b):
-    """Both sides' best ``k_b`` of ``block`` (n_queries, b) at the global ``positions`` (b,), −inf where none."""
+def _candidates(block, positions, k_b, n_sides=2):
+    """The best ``k_b`` of ``block`` (n_queries, b) at the global ``positions`` (b,), −inf where none.
+
+    Shape (n_sides, 2, n_queries, k_b): side 0 the largest values, side 1 (when
+    ``n_sides=2``) the smallest, negated; ``[:, 0]`` values, ``[:, 1]`` positions.
+    """
     n_queries = block.shape[0]
-    out = np.full((2, 2, n_queries, k_b), -np.inf)
+    out = np.full((n_sides, 2, n_queries, k_b), -np.inf)
     out[:, 1] = -1.0
     keep = min(k_b, positions.size)
     if keep == 0:
         return out
     n_rows = block.shape[1]
-    for side_index in (0, 1):  # harmful: the largest values; helpful: the smallest, negated
+    for side_index in range(n_sides):
         if n_rows > keep:  # the block's own top k first (one partial sort, no copy of the block), then sorted
             if side_index == 0:
                 local = np.argpartition(block, n_rows - keep, axis=1)[:, n_rows - keep :]
@@ -107,8 +111,8 @@ def top_influences(estimator, X, y=None, *, measure="loss", k=10, indices=None):
     return Bunch(**result)
 
 
-def _candidates_array(fit, score_block, payload, n_queries, k, selected):
-    """(2 sides, [value, position], n_queries, Σ k_b): every block's candidates, ``k_b = min(k, b)``.
+def _candidates_array(fit, score_block, payload, n_queries, k, selected, n_sides=2):
+    """(n_sides, [value, position], n_queries, Σ k_b): every block's candidates, ``k_b = min(k, b)``.
 
     ``score_block(rows, fitted, payload)`` gives the block's scores, shape (n_queries, b);
     ``selected``: a boolean mask of the rows to rank, or None for all.
@@ -128,24 +132,24 @@ def _candidates_array(fit, score_block, payload, n_queries, k, selected):
     if fit.shares is not None:
         args += [fit.shares, "i"]
     return da.blockwise(
-        functools.partial(_block_candidates, score_block, k),
+        functools.partial(_block_candidates, score_block, k, n_sides),
         "svqi",
         *args,
-        new_axes={"s": 2, "v": 2, "q": n_queries},
+        new_axes={"s": n_sides, "v": 2, "q": n_queries},
         adjust_chunks={"i": k_blocks},
         dtype=np.float64,
         concatenate=True,
     )
 
 
-def _block_candidates(score_block, k, state, payload, X, y, weights, positions, selected, shares=None):
+def _block_candidates(score_block, k, n_sides, state, payload, X, y, weights, positions, selected, shares=None):
     """One block's candidates among its selected rows (a blockwise task)."""
     fitted = state[0]
     scores = score_block(BlockRows(fitted, X, y, weights, shares), fitted, payload[0])
     mask, positions = np.asarray(selected, dtype=bool), np.asarray(positions)
     if not mask.all():  # a copy of the block only when some of its rows are left out
         scores, positions = scores[:, mask], positions[mask]
-    return _candidates(scores, positions, min(k, len(mask)))
+    return _candidates(scores, positions, min(k, len(mask)), n_sides)
 
 
 def _loss_block(rows, fitted, payload):
@@ -172,5 +176,5 @@ def rank_mislabel_candidates(estimator, by):
     fit = estimator._dask_fit_
     n = fit.X.shape[0]
     score = _self_influence_scores if by == "self_influence" else _loss_block
-    candidates = _candidates_array(fit, score, None, 1, n, None)
+    candidates = _candidates_array(fit, score, None, 1, n, None, n_sides=1)
     return merged_top(candidates, n)[0, 1, 0].astype(np.intp)
