@@ -256,6 +256,25 @@ def test_indices_and_measures(threads):
     _assert_close(estimator.influence(da.from_array(X[:3]), y[:3]), reference.influence(X[:3], y[:3]))
 
 
+def test_measures_on_the_cluster(client):
+    """Vector and user-defined measures (pickled to the workers with the query), first order and Newton."""
+    anp = pytest.importorskip("autograd.numpy")
+    reference, estimator, X, _ = _pair("multinomial")
+
+    def spread(F):
+        return anp.max(F, axis=1) - anp.min(F, axis=1)
+
+    lazy, expected = {}, {}
+    for measure in ("predict_proba", spread):
+        for method in ("influence", "newton"):
+            name = f"{getattr(measure, '__name__', measure)}-{method}"
+            lazy[name] = estimator.leave_one_out(X[:4], measure=measure, method=method)
+            expected[name] = reference.leave_one_out(X[:4], measure=measure, method=method)
+    (computed,) = dask.compute(lazy)
+    for name, values in expected.items():
+        _check_close(computed[name], values)
+
+
 def test_ridge_newton_leave_one_out_equals_refits(client):
     """Newton leave-one-out is exact for ridge: against refits without the row (not the numpy path)."""
     X, y, weights = _data("ridge")
