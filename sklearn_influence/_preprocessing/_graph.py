@@ -187,15 +187,23 @@ def propagate_sig(L, sig_prev, n):
 
 
 def _propagate(psi, delta, block, L):
-    """``terms[:, block] += terms[:, :offset] L ᵀ`` for ``psi`` and ``delta``: a later step's statistics move with
-    the earlier ones (only those ``L`` reaches), a block of rows at a time."""
+    """``terms[:, block] += terms[:, :offset] Lᵀ`` for ``psi`` and ``delta``: a later step's statistics move with
+    the earlier ones. Only from the earlier statistics ``L`` reaches into the later ones it reaches (runs of
+    consecutive columns), a block of rows at a time."""
     reached = np.flatnonzero(np.any(L != 0, axis=0))
     if reached.size == 0:
         return
-    transfer = np.ascontiguousarray(L[:, reached].T)
+    targets = np.flatnonzero(np.any(L != 0, axis=1))
+    runs = np.split(targets, np.flatnonzero(np.diff(targets) > 1) + 1)
+    pieces = [
+        (slice(block.start + run[0], block.start + run[-1] + 1), np.ascontiguousarray(L[np.ix_(run, reached)].T))
+        for run in runs
+    ]
     for rows in row_blocks(psi.shape[0], psi.shape[1]):
         for terms in (psi[rows], delta[rows]):
-            terms[:, block] += take_columns(terms, reached) @ transfer
+            earlier = take_columns(terms, reached)
+            for columns, transfer in pieces:
+                terms[:, columns] += earlier @ transfer
 
 
 def merge_sig(first, second, offset):

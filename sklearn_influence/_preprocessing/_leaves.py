@@ -268,19 +268,32 @@ class StandardScalerLeaf(AffineLeaf):
         J, D = self._jacobians(x, missing, need_input_jacobian)
         return sig, J, V, D
 
+    def _fitted_moments(self, S):
+        """``(mean_, var_)`` of the fitted scaler when it saw exactly ``S`` values per column (it was fitted on
+        these rows, as ``InfluenceEstimator.fit`` does), else ``None`` (recomputed from the rows)."""
+        mean, var = getattr(self.transformer, "mean_", None), getattr(self.transformer, "var_", None)
+        seen = getattr(self.transformer, "n_samples_seen_", None)
+        if mean is None or var is None or seen is None or not np.array_equal(np.broadcast_to(seen, S.shape), S):
+            return None
+        return np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
+
     def _write_terms(self, x, missing, psi, delta, sig):
         """``ψ`` and ``Δ`` of every statistic written into ``psi``, ``delta`` (n, n_stats); returns ``sig``.
 
         ``sig``: ``"listed"`` (a :class:`Sig`), ``"factored"`` (a :class:`FactoredSig`: only its
-        contraction with an earlier step's Jacobian) or ``None``. Two passes over blocks of
-        rows (the variances, then the terms): no n-sized temporaries.
+        contraction with an earlier step's Jacobian) or ``None``. Over blocks of rows (the
+        variances, unless the fitted scaler has them, then the terms): no n-sized temporaries.
         """
         n, d = x.shape
         c, s = self.center_cols, self.scale_cols
         n_center = c.size
         S = np.full(d, float(n)) if missing is None else (n - missing.sum(axis=0)).astype(float)
-        mean = x.mean(axis=0) if missing is None else np.nanmean(x, axis=0)
         blocks = row_blocks(n, d)
+        fitted = self._fitted_moments(S)
+        if fitted is not None:  # the transformer's own mean and variance, fitted on these rows
+            mean, var = fitted
+        else:
+            mean = x.mean(axis=0) if missing is None else np.nanmean(x, axis=0)
 
         def deviations(rows):
             """``x − μ`` on ``rows``, 0 where missing (a missing value has no weight in the statistics)."""
@@ -290,7 +303,10 @@ class StandardScalerLeaf(AffineLeaf):
             return dev
 
         S_s, remaining = S[s], np.maximum(S - 1.0, 1.0)
-        var = sum(np.square(take_columns(deviations(rows), s)).sum(axis=0) for rows in blocks) / S_s
+        if fitted is None:
+            var = sum(np.square(take_columns(deviations(rows), s)).sum(axis=0) for rows in blocks) / S_s
+        else:
+            var = var[s]
         sd = np.sqrt(var)
         listed = np.empty((n, self.n_stats)) if sig == "listed" else None
         for rows in blocks:
