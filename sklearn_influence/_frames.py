@@ -231,7 +231,10 @@ class FramesMixin:
         Returns
         -------
         summary : DataFrame of shape (n_train, 3 or 4)
-            Indexed by the training rows' labels.
+            Indexed by the training rows' labels. For an estimator fitted on Dask arrays: a
+            computed frame of the 1,000 rows of largest ``self_influence`` only, in decreasing
+            order, indexed by training position (every column stays available for all rows as
+            a lazy array from the methods above).
         """
         check_is_fitted(self)
         with plain_output():

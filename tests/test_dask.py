@@ -549,3 +549,21 @@ def test_dask_ml_logistic_equals_liblinear(client):
     )
     expected = reference.self_influence()
     np.testing.assert_allclose(estimator.self_influence().compute(), expected, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+def test_summary_frame_is_the_numpy_frame_of_the_most_self_influential_rows(threads, kind):
+    """A computed pandas frame: the numpy path's rows of largest self-influence, in that order, every column."""
+    from sklearn_influence._dask._frames import SUMMARY_ROWS
+
+    reference, estimator, X, y = _pair(kind, chunks=UNEVEN)
+    Xq, yq = X[:N_QUERIES], y[:N_QUERIES]
+    frame, expected = estimator.summary_frame(Xq, yq), reference.summary_frame(Xq, yq)
+    order = np.argsort(-expected["self_influence"].to_numpy(), kind="stable")[:SUMMARY_ROWS]
+    assert SUMMARY_ROWS < N and frame.index.name == "training_position"
+    np.testing.assert_array_equal(frame.index, order)
+    assert list(frame.columns) == list(expected.columns)
+    for column in expected.columns:
+        values, every = expected[column].to_numpy()[order], np.abs(expected[column].to_numpy())
+        scale = every[np.isfinite(every)].max() if np.isfinite(every).any() else 1.0  # leverage: NaN for multinomial
+        np.testing.assert_allclose(frame[column], values, rtol=0, atol=RTOL * scale, err_msg=column)

@@ -16,12 +16,13 @@ from .._quantities._categories import CategoryInfluenceMixin
 from .._quantities._influence import InfluenceQuantitiesMixin
 
 _DASK_METHODS = {
-    "influence": "_queries",
-    "leave_one_out": "_queries",
-    "self_influence": "_queries",
-    "influence_params": "_queries",
-    "leave_one_out_params": "_queries",
-    "top_influences": "_reductions",
+    "influence": ("_queries", InfluenceQuantitiesMixin),
+    "leave_one_out": ("_queries", InfluenceQuantitiesMixin),
+    "self_influence": ("_queries", InfluenceQuantitiesMixin),
+    "influence_params": ("_queries", InfluenceQuantitiesMixin),
+    "leave_one_out_params": ("_queries", InfluenceQuantitiesMixin),
+    "top_influences": ("_reductions", InfluenceQuantitiesMixin),
+    "summary_frame": ("_frames", FramesMixin),
 }
 
 #: Methods that need the training rows in memory: refused on a Dask fit, naming what is available.
@@ -36,7 +37,6 @@ _NUMPY_ONLY = {
         "diagnostics_frame",
         "influence_flags",
     ),
-    FramesMixin: ("summary_frame",),
 }
 
 
@@ -45,8 +45,8 @@ def fitted_on_dask(estimator):
     return getattr(estimator, "_dask_fit_", None) is not None
 
 
-def _dispatching(name, module):
-    numpy_method = getattr(InfluenceQuantitiesMixin, name)
+def _dispatching(name, module, mixin):
+    numpy_method = getattr(mixin, name)
 
     @functools.wraps(numpy_method)
     def method(self, *args, **kwargs):
@@ -54,7 +54,7 @@ def _dispatching(name, module):
             return numpy_method(self, *args, **kwargs)
         from .._labels import output_is_pandas
 
-        if output_is_pandas(self):
+        if output_is_pandas(self) and name != "summary_frame":
             raise ValueError(
                 f"{name} returns a lazy Dask array for an estimator fitted on Dask arrays, which carries no labels: "
                 "call set_output(transform='default') on it (or leave scikit-learn's transform_output unset)."
@@ -83,8 +83,8 @@ class DaskDispatchMixin:
     """The Dask side of the query methods; see each numpy method for its formula."""
 
 
-for _name, _module in _DASK_METHODS.items():
-    setattr(DaskDispatchMixin, _name, _dispatching(_name, _module))
+for _name, (_module, _mixin) in _DASK_METHODS.items():
+    setattr(DaskDispatchMixin, _name, _dispatching(_name, _module, _mixin))
 for _mixin, _names in _NUMPY_ONLY.items():
     for _name in _names:
         setattr(DaskDispatchMixin, _name, _numpy_only(_mixin, _name))
