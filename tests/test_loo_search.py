@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier, RidgeCV
-from sklearn.metrics import log_loss, make_scorer
+from sklearn.metrics import log_loss, make_scorer, r2_score
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
     KFold,
     LeaveOneOut,
+    ParameterGrid,
     StratifiedKFold,
     cross_val_predict,
 )
@@ -530,3 +531,66 @@ def test_ridge_classifier_alpha_path_equals_grid_search_with_leave_one_out(data)
             ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=0, atol=1e-8
         )
         assert ours.best_index_ == reference.best_index_
+
+
+# --- user-facing behaviour as GridSearchCV's (new-user trial) ---------------------------------------------
+def _own_score(estimator, X, y):
+    return estimator.score(X, y)
+
+
+def test_callable_scorer_reads_score_of_held_out_responses_as_grid_search(data):
+    X, y_reg, _, y_multi = data
+    grid = {"alpha": [0.01, 1.0, 30.0]}
+    for estimator, y, cv in ((Ridge(), y_reg, KFold(5)), (RidgeClassifier(), y_multi, StratifiedKFold(4))):
+        ours = LeaveOneOutSearchCV(estimator, grid, scoring=_own_score, cv=cv).fit(X, y)
+        reference = GridSearchCV(estimator, grid, scoring=_own_score, cv=cv).fit(X, y)
+        for key in ("split0_test_score", "mean_test_score", "rank_test_score"):
+            np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], atol=1e-10)
+    # leave-one-out: R² of the pooled refit predictions (GridSearchCV cannot score one row with R²)
+    for estimator in (Ridge(alpha=1.0), LinearRegression()):  # the alpha path and the general path
+        ours = LeaveOneOutSearchCV(estimator, {}, scoring=_own_score).fit(X, y_reg)
+        expected = r2_score(y_reg, _refit_loo(estimator, X, y_reg))
+        np.testing.assert_allclose(ours.cv_results_["mean_test_score"], [expected], rtol=1e-10)
+
+
+def test_callable_scorer_reads_attributes_of_the_fit_on_all_rows(data):
+    X, y, _, _ = data
+    grid = {"ridge__alpha": [0.1, 10.0]}
+    model = make_pipeline(StandardScaler(), Ridge())
+
+    def coef_norm(estimator, X, y):
+        return -np.abs(estimator.named_steps["ridge"].coef_).sum()
+
+    expected = [coef_norm(clone(model).set_params(**p).fit(X, y), X, y) for p in ParameterGrid(grid)]
+    for cv in (None, KFold(3)):
+        ours = LeaveOneOutSearchCV(model, grid, scoring=coef_norm, cv=cv).fit(X, y)
+        np.testing.assert_allclose(ours.cv_results_["mean_test_score"], expected, rtol=1e-12)
+    # the alpha path (no fitted candidate until a scorer reads one)
+    ours = LeaveOneOutSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, scoring=lambda e, X, y: -np.abs(e.coef_).sum())
+    expected = [-np.abs(Ridge(alpha=a).fit(X, y).coef_).sum() for a in (0.1, 10.0)]
+    np.testing.assert_allclose(ours.fit(X, y).cv_results_["mean_test_score"], expected, rtol=1e-12)
+
+
+def test_predict_log_proba_scorer_equals_grid_search_refits(data):
+    X, _, y, _ = data
+
+    def mean_log_likelihood(estimator, X, y):
+        return np.mean(estimator.predict_log_proba(X)[np.arange(len(y)), y])
+
+    grid, cv = {"C": [0.1, 3.0]}, StratifiedKFold(5)
+    model = LogisticRegression(tol=1e-12)
+    ours = LeaveOneOutSearchCV(model, grid, scoring=mean_log_likelihood, method="exact", cv=cv).fit(X, y)
+    reference = GridSearchCV(model, grid, scoring=mean_log_likelihood, cv=cv).fit(X, y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], rtol=1e-8)
+
+
+def test_missing_response_method_is_named_on_the_users_estimator(data):
+    X, y, _, _ = data
+    search = LeaveOneOutSearchCV(Ridge(), {"alpha": [1.0]}, scoring="neg_log_loss", error_score="raise")
+    with pytest.raises(AttributeError, match="Ridge has none of the following attributes: predict_proba") as info:
+        search.fit(X, y)
+    assert "_FixedResponses" not in str(info.value)
+    with pytest.raises(AttributeError, match="Ridge .*has no attribute 'feature_importances_'"):
+        LeaveOneOutSearchCV(
+            Ridge(), {"alpha": [1.0]}, scoring=lambda e, X, y: e.feature_importances_.sum(), error_score="raise"
+        ).fit(X, y)

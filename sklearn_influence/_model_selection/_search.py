@@ -9,6 +9,7 @@ import numpy as np
 from numpy.ma import MaskedArray
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import GammaRegressor, LogisticRegression, PoissonRegressor, TweedieRegressor
 from sklearn.metrics import check_scoring
@@ -22,7 +23,9 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
 from .._models._losses import SquaredError
+from ._failures import _clean, _failed_row, _folds_missing_a_class, _prefix_error, _reemit, _score
 from ._predictions import _FLOATS, loo_response
+from ._responses import _FixedResponses
 from ._ridge_path import ridge_alpha_path
 from ._scores import per_row_scores
 
@@ -33,48 +36,6 @@ HIGH_LEVERAGE = 0.5
 _WARM_STARTABLE = (LogisticRegression, PoissonRegressor, GammaRegressor, TweedieRegressor)
 #: Fitted attributes a warm start reads.
 _WARM_STATE = ("coef_", "intercept_")
-
-
-class _FixedResponses(BaseEstimator):
-    """An estimator-like object whose responses are given (leave-one-out or held-out-fold ones).
-
-    Scikit-learn scorers call ``predict`` / ``predict_proba`` / ``decision_function`` on it;
-    each returns the stored responses for the rows it stands for (``X`` is only counted).
-    ``estimator_type`` ("classifier" or "regressor") is given once, not read from ``source``'s
-    tags at every scorer call.
-    """
-
-    def __init__(self, source, compute, estimator_type, classes=None):
-        self.source = source
-        self.compute = compute
-        self.estimator_type = estimator_type
-        self.classes = classes
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = self.estimator_type
-        return tags
-
-    @property
-    def classes_(self):
-        return self.source.classes_ if self.classes is None else self.classes
-
-    def _get(self, name, X):
-        values = self.compute(name)
-        if _num_samples(X) != values.shape[0]:
-            raise ValueError(f"expected the {values.shape[0]} rows these responses stand for; got {_num_samples(X)}.")
-        return values
-
-    def predict(self, X):
-        return self._get("predict", X)
-
-    @available_if(lambda self: hasattr(self.source, "predict_proba"))
-    def predict_proba(self, X):
-        return self._get("predict_proba", X)
-
-    @available_if(lambda self: hasattr(self.source, "decision_function"))
-    def decision_function(self, X):
-        return self._get("decision_function", X)
 
 
 def _cached(function):
@@ -132,6 +93,12 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
     scoring : str, callable or None, default=None
         One scikit-learn scorer (``check_scoring``); ``None``: the estimator's ``score``
         (accuracy for classifiers, R² for regressors, as every supported model defines it).
+        A callable ``scoring(estimator, X, y)`` gets a stand-in of the fitted candidate whose
+        ``predict``, ``predict_proba``, ``predict_log_proba`` and ``decision_function`` return
+        the held-out (leave-one-out or fold) responses of ``X``'s rows and whose ``score`` is
+        the candidate's default score (accuracy or R²) of those responses; every other attribute
+        (``coef_``, ``named_steps``, ...) is the candidate's **fitted on all the rows**, not on
+        a fold's training rows as in ``GridSearchCV``.
     method : {"newton", "influence", "exact"}, default="newton"
         Approximation of each refit; ``"exact"`` refits ``clone(estimator)`` without each row
         (or fold), ``n`` (or ``k``) refits per candidate: for validation on small data.
@@ -150,8 +117,29 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
     preprocessing : {"refit", "fixed"}, default="refit"
         For pipelines, as :class:`InfluenceEstimator`: ``"refit"`` answers about refitting the
         whole pipeline.
+    smoothing : float or None, default=None
+        Passed to each candidate's :class:`InfluenceEstimator`: the smooth-hinge temperature
+        that hinge-loss models (``SVC(kernel="linear")``, ``LinearSVC(loss="hinge")``) need.
+    damping : float, default=0.0
+        Passed to each candidate's :class:`InfluenceEstimator`: ``H + damping·I``, for
+        singular or indefinite Hessians (MLPs, more parameters than rows). Any damping other
+        than 0 turns off the exact ``Ridge`` alpha path.
+    error_score : "raise" or float, default=np.nan
+        As ``GridSearchCV``'s: a candidate whose fit or scoring fails gets this score in every
+        split, with a ``FitFailedWarning`` naming its parameters and the reason; ``"raise"``
+        re-raises the error, its message prefixed with the candidate's parameters. If every
+        candidate fails, ``fit`` raises. Warnings raised while fitting a candidate (e.g.
+        ``ConvergenceWarning``) are re-emitted prefixed with its parameters.
+    return_train_score : bool, default=False
+        Add ``mean_train_score`` and ``std_train_score`` (and ``split<k>_train_score`` for
+        K-fold) to ``cv_results_``. Leave-one-out: the score of the candidate fitted on all the
+        rows, on all the rows (one fit: ``std_train_score`` is 0; ``GridSearchCV(cv=LeaveOneOut())``
+        averages ``n`` fits on ``n − 1`` rows). K-fold: fold ``k``'s training rows scored by its
+        block-Newton (or, ``method="exact"``, refitted) parameters, as ``GridSearchCV``.
     n_jobs : int, default=None
         Passed to each :class:`InfluenceEstimator`.
+    pre_dispatch : int or str, default="2*n_jobs"
+        Accepted so that ``GridSearchCV`` code runs unchanged; ignored (candidates run in turn).
     verbose : int, default=0
         Print one line per candidate when positive.
 
@@ -197,7 +185,12 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         refit=True,
         warm_start=True,
         preprocessing="refit",
+        smoothing=None,
+        damping=0.0,
+        error_score=np.nan,
+        return_train_score=False,
         n_jobs=None,
+        pre_dispatch="2*n_jobs",
         verbose=0,
     ):
         self.estimator = estimator
@@ -208,7 +201,12 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit = refit
         self.warm_start = warm_start
         self.preprocessing = preprocessing
+        self.smoothing = smoothing
+        self.damping = damping
+        self.error_score = error_score
+        self.return_train_score = return_train_score
         self.n_jobs = n_jobs
+        self.pre_dispatch = pre_dispatch
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -217,18 +215,16 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _check_params(self):
         if self.method not in ("newton", "influence", "exact"):
             raise ValueError(f"method must be 'newton', 'influence' or 'exact'; got method={self.method!r}.")
-        if not isinstance(self.refit, bool | np.bool_):
-            raise ValueError(
-                f"refit must be True or False (one scorer: the best candidate is the highest score); "
-                f"got refit={self.refit!r}."
-            )
-        if not isinstance(self.warm_start, bool | np.bool_):
-            raise ValueError(f"warm_start must be True or False; got warm_start={self.warm_start!r}.")
+        for name in ("refit", "warm_start", "return_train_score"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False; got {name}={getattr(self, name)!r}.")
         if isinstance(self.scoring, list | tuple | set | dict):
             raise ValueError(
                 f"scoring must be one scorer (a string, a callable or None); got scoring={self.scoring!r}. "
                 "Run one search per metric."
             )
+        if not (isinstance(self.error_score, numbers.Real) or self.error_score == "raise"):
+            raise ValueError(f"error_score must be 'raise' or a number; got error_score={self.error_score!r}.")
         if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
             raise ValueError(f"verbose must be a non-negative integer; got verbose={self.verbose!r}.")
 
@@ -263,54 +259,45 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
             folds = [test for _, test in splitter.split(X, y, groups)]
         n_splits = n if folds is None else len(folds)
+        self._failed_folds = _folds_missing_a_class(self.estimator, y, folds)
         start = time.perf_counter()
         path = None
-        if folds is None and self.method == "newton":
+        if folds is None and self.method == "newton" and not self.damping:
             weights = InfluenceEstimator._check_sample_weight(sample_weight, n)
             path = ridge_alpha_path(self.estimator, candidates, X, y, weights, fit_params)
         shared_time = (time.perf_counter() - start) / len(candidates)  # the decomposition, shared by the grid
-        fit_times, score_times, scores, split_scores, stds, max_lev, frac_high, exact = ([] for _ in range(8))
-        previous, kind = None, get_tags(self.estimator).estimator_type
+        rows, previous, failures = [], None, []
+        data = (X, y, sample_weight, fit_params, scorer, folds)
         for index, params in enumerate(candidates):
-            start = time.perf_counter()
-            alpha = params.get("alpha", getattr(self.estimator, "alpha", None))
-            on_path = None if path is None or not path.usable(alpha) else path.leave_one_out(alpha)
-            if on_path is not None:
-                predictions, leverage = on_path
-                fit_times.append(time.perf_counter() - start + shared_time)
-                start = time.perf_counter()
-                values = path.responses(predictions)
-                responses = _FixedResponses(self.estimator, values.__getitem__, kind, path.classes_)
-                per_split = [scorer(responses, X, y)]
-                is_exact = True
-            else:
-                previous = self._fit_candidate(params, previous, X, y, sample_weight, fit_params)
-                frozen = FrozenEstimator(previous)
-                inf = InfluenceEstimator(frozen, preprocessing=self.preprocessing, n_jobs=self.n_jobs)
-                inf.fit(X, y, sample_weight=sample_weight)
-                fit_times.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                model = clone(self.estimator).set_params(**params)  # unfitted, for method="exact"
-                quad = _quadratic_forms(inf) if inf._design.n_samples * inf._objective.n_outputs**2 <= _FLOATS else None
-                responses, per_split = self._score_candidate(
-                    inf, model, scorer, X, y, sample_weight, fit_params, folds, quad
-                )
-                leverage = _leverage(inf, quad)
-                is_exact = isinstance(inf._objective.loss, SquaredError)
-            per_row = per_row_scores(scorer, responses, y) if folds is None else None
-            score_times.append(time.perf_counter() - start)
-            split_scores.append(per_split)
-            scores.append(float(np.mean(per_split)))
-            stds.append(np.std(per_split) if folds is not None else np.nan if per_row is None else np.std(per_row))
-            max_lev.append(float(np.max(leverage)))
-            frac_high.append(float(np.mean(leverage > HIGH_LEVERAGE)))
-            exact.append(is_exact)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    row, previous = self._evaluate(params, previous, path, shared_time, *data)
+                except Exception as error:  # as GridSearchCV: one failing candidate does not abort the search
+                    if self.error_score == "raise":
+                        _prefix_error(error, f"Candidate {params}: ")
+                        raise
+                    failures.append(f"{type(error).__name__}: {_clean(str(error))}")
+                    row = _failed_row(self.error_score, n_splits, folds is None)
+                    caught.append(
+                        warnings.WarningMessage(
+                            FitFailedWarning(
+                                f"Candidate {params} failed; its scores are error_score={self.error_score!r}. "
+                                f"{failures[-1]}"
+                            ),
+                            FitFailedWarning,
+                            __file__,
+                            0,
+                        )
+                    )
+            _reemit(caught, params)
+            rows.append(row)
             if self.verbose:
-                print(f"[LeaveOneOutSearchCV] {index + 1}/{len(candidates)} {params}: score={scores[-1]:.6g}")
-        self.cv_results_ = self._results(candidates, fit_times, score_times, scores, split_scores, stds, folds is None)
-        self.cv_results_["max_leverage"] = np.array(max_lev)
-        self.cv_results_["fraction_high_leverage"] = np.array(frac_high)
-        self._warn_leverage([0.0 if e else f for f, e in zip(frac_high, exact)])
+                print(f"[LeaveOneOutSearchCV] {index + 1}/{len(candidates)} {params}: score={row['score']:.6g}")
+        if len(failures) == len(candidates):
+            raise ValueError(f"All the {len(candidates)} candidates failed; the first: {failures[0]}")
+        self.cv_results_ = self._results(candidates, rows, folds is None)
+        self._warn_leverage([0.0 if row["exact"] else row["frac_high"] for row in rows])
         self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.best_params_ = candidates[self.best_index_]
         self.best_score_ = self.cv_results_["mean_test_score"][self.best_index_]
@@ -328,6 +315,63 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 if hasattr(self.best_estimator_, attr):
                     setattr(self, attr, getattr(self.best_estimator_, attr))
         return self
+
+    def _evaluate(self, params, previous, path, shared_time, X, y, sample_weight, fit_params, scorer, folds):
+        """``(row of cv_results_, fitted candidate)`` of one candidate (``previous`` when it was not fitted)."""
+        start = time.perf_counter()
+        kind = get_tags(self.estimator).estimator_type
+        alpha = params.get("alpha", getattr(self.estimator, "alpha", None))
+        on_path = None if path is None or not path.usable(alpha) else path.leave_one_out(alpha)
+        fitted = _cached(lambda _: self._fit_candidate(params, None, X, y, sample_weight, fit_params))
+        if on_path is not None:
+            predictions, leverage = on_path
+            fit_time = time.perf_counter() - start + shared_time
+            start = time.perf_counter()
+            values = path.responses(predictions)
+            responses = _FixedResponses(
+                self.estimator, values.__getitem__, kind, path.classes_, fitted=functools.partial(fitted, None)
+            )
+            per_split = [_score(scorer, responses, X, y)]
+            train = None if not self.return_train_score else [self._train_score(scorer, fitted(None), X, y)]
+            is_exact = True
+        else:
+            previous = self._fit_candidate(params, previous, X, y, sample_weight, fit_params)
+            frozen = FrozenEstimator(previous)
+            inf = InfluenceEstimator(
+                frozen,
+                preprocessing=self.preprocessing,
+                smoothing=self.smoothing,
+                damping=self.damping,
+                n_jobs=self.n_jobs,
+            )
+            inf.fit(X, y, sample_weight=sample_weight)
+            fit_time = time.perf_counter() - start
+            start = time.perf_counter()
+            model = clone(self.estimator).set_params(**params)  # unfitted, for method="exact"
+            quad = _quadratic_forms(inf) if inf._design.n_samples * inf._objective.n_outputs**2 <= _FLOATS else None
+            responses, per_split, train = self._score_candidate(
+                inf, previous, model, scorer, X, y, sample_weight, fit_params, folds, quad
+            )
+            leverage = _leverage(inf, quad)
+            is_exact = isinstance(inf._objective.loss, SquaredError)
+        per_row = per_row_scores(scorer, responses, y) if folds is None else None
+        row = {
+            "fit_time": fit_time,
+            "score_time": time.perf_counter() - start,
+            "split": per_split,
+            "score": float(np.mean(per_split)),
+            "std": np.std(per_split) if folds is not None else np.nan if per_row is None else np.std(per_row),
+            "train": train,
+            "max_lev": float(np.max(leverage)),
+            "frac_high": float(np.mean(leverage > HIGH_LEVERAGE)),
+            "exact": is_exact,
+        }
+        return row, previous
+
+    def _train_score(self, scorer, fitted, X, y, sample_weight=None):
+        """The scorer of the candidate fitted on all the rows, on all the rows."""
+        weighted = sample_weight is not None and isinstance(scorer, _BaseScorer)
+        return _score(scorer, fitted, X, y, **({"sample_weight": np.asarray(sample_weight)} if weighted else {}))
 
     def _fit_candidate(self, params, previous, X, y, sample_weight, fit_params):
         """``clone(estimator)`` with ``params`` fitted on all the data, warm-started from ``previous`` if it can be."""
@@ -353,13 +397,19 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 model = clone(self.estimator).set_params(**params)
         return model.fit(X, y, **fit_params)
 
-    def _score_candidate(self, inf, model, scorer, X, y, sample_weight, fit_params, folds, quad):
-        """``(leave-one-out responses or None, [score per split])`` of one fitted candidate."""
+    def _score_candidate(self, inf, fitted, model, scorer, X, y, sample_weight, fit_params, folds, quad):
+        """``(leave-one-out responses or None, [score per split], [train score per split] or None)``."""
         if folds is not None:
             refit = None
             if self.method == "exact":
                 refit = functools.partial(_refit_response, model, X, y, sample_weight, fit_params)
-            return None, [self._fold_score(inf, scorer, X, y, test, refit, sample_weight) for test in folds]
+            fold = functools.partial(self._fold_score, inf, fitted, scorer, X, y, refit=refit, weights=sample_weight)
+            test = [fold(k, rows) for k, rows in enumerate(folds)]
+            if not self.return_train_score:
+                return None, test, None
+            n = _num_samples(X)
+            train = [fold(k, rows, np.setdiff1d(np.arange(n), rows)) for k, rows in enumerate(folds)]
+            return None, test, train
         n = _num_samples(X)
         if self.method == "exact":
             loo = _cached(
@@ -369,12 +419,21 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         else:
             loo = _cached(lambda name: loo_response(inf, X, name, method=self.method, quad=quad))
-        responses = _FixedResponses(inf, loo, get_tags(self.estimator).estimator_type)
-        return responses, [scorer(responses, X, y)]
+        kind = get_tags(self.estimator).estimator_type
+        responses = _FixedResponses(inf, loo, kind, fitted=lambda: fitted)
+        train = [self._train_score(scorer, fitted, X, y, sample_weight)] if self.return_train_score else None
+        return responses, [_score(scorer, responses, X, y)], train
 
-    def _fold_score(self, inf, scorer, X, y, test, refit=None, sample_weight=None):
-        """The scorer on fold ``test``'s rows, predicted by the block-Newton refit without them."""
-        X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+    def _fold_score(self, inf, fitted, scorer, X, y, k, test, rows=None, refit=None, weights=None):
+        """The scorer at ``rows`` (default: fold ``k``'s ``test`` rows) of the block-Newton refit without ``test``.
+
+        NaN when the refit's training rows lack a class (``_failed_folds``), as ``GridSearchCV``'s
+        ``error_score=np.nan`` gives for the failed refit.
+        """
+        if k in self._failed_folds:
+            return np.nan
+        rows = test if rows is None else rows
+        X_rows, y_rows = _safe_indexing(X, rows), _safe_indexing(y, rows)
 
         def compute(name):
             if name == "predict" and is_classifier(inf.estimator_):
@@ -382,23 +441,24 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                 values = compute(inner)
                 return inf.classes_[(values > 0).astype(int) if values.ndim == 1 else np.argmax(values, axis=1)]
             if refit is not None:
-                return refit(name, test)
-            base = np.asarray(getattr(inf, name)(X_test), dtype=float)
-            change = np.asarray(inf.leave_group_out(X_test, None, [test], measure=name, method=self.method))
+                return refit(name, test, rows)
+            base = np.asarray(getattr(inf, name)(X_rows), dtype=float)
+            change = np.asarray(inf.leave_group_out(X_rows, None, [test], measure=name, method=self.method))
             return base + change[..., 0].reshape(base.shape)
 
         # as GridSearchCV: a scikit-learn scorer gets the fold's sample weights
-        weighted = sample_weight is not None and isinstance(scorer, _BaseScorer)  # a plain callable: as given
-        weights = {"sample_weight": np.asarray(sample_weight)[test]} if weighted else {}
-        responses = _FixedResponses(inf, _cached(compute), get_tags(self.estimator).estimator_type)
-        return scorer(responses, X_test, y_test, **weights)
+        weighted = weights is not None and isinstance(scorer, _BaseScorer)  # a plain callable: as given
+        extra = {"sample_weight": np.asarray(weights)[rows]} if weighted else {}
+        kind = get_tags(self.estimator).estimator_type
+        responses = _FixedResponses(inf, _cached(compute), kind, fitted=lambda: fitted)
+        return _score(scorer, responses, X_rows, y_rows, **extra)
 
-    def _results(self, candidates, fit_times, score_times, scores, split_scores, stds, loo):
+    def _results(self, candidates, rows, loo):
         n_candidates = len(candidates)
         results = {
-            "mean_fit_time": np.array(fit_times),
+            "mean_fit_time": np.array([row["fit_time"] for row in rows]),
             "std_fit_time": np.zeros(n_candidates),
-            "mean_score_time": np.array(score_times),
+            "mean_score_time": np.array([row["score_time"] for row in rows]),
             "std_score_time": np.zeros(n_candidates),
         }
         names = sorted({name for params in candidates for name in params})
@@ -409,15 +469,25 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
                     column[i] = params[name]
             results[f"param_{name}"] = column
         results["params"] = candidates
-        split_scores = np.array(split_scores, dtype=float)
+        split_scores = np.array([row["split"] for row in rows], dtype=float)
         if not loo:
             for k in range(split_scores.shape[1]):
                 results[f"split{k}_test_score"] = split_scores[:, k]
-        mean = np.array(scores, dtype=float)
+        mean = np.array([row["score"] for row in rows], dtype=float)
         results["mean_test_score"] = mean
-        results["std_test_score"] = np.array(stds, dtype=float)
+        results["std_test_score"] = np.array([row["std"] for row in rows], dtype=float)
+        # as GridSearchCV: NaN scores rank last
         finite = np.where(np.isnan(mean), -np.inf, mean)
         results["rank_test_score"] = rankdata(-finite, method="min").astype(np.int32)
+        if self.return_train_score:
+            train = np.array([row["train"] for row in rows], dtype=float)
+            if not loo:
+                for k in range(train.shape[1]):
+                    results[f"split{k}_train_score"] = train[:, k]
+            results["mean_train_score"] = train.mean(axis=1)
+            results["std_train_score"] = train.std(axis=1)
+        results["max_leverage"] = np.array([row["max_lev"] for row in rows])
+        results["fraction_high_leverage"] = np.array([row["frac_high"] for row in rows])
         return results
 
     def _warn_leverage(self, frac_high):
@@ -464,14 +534,14 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self.best_estimator_.classes_
 
 
-def _refit_response(estimator, X, y, sample_weight, fit_params, name, test):
-    """``name`` of ``clone(estimator)`` refitted without the rows ``test``, at those rows (``method="exact"``)."""
+def _refit_response(estimator, X, y, sample_weight, fit_params, name, test, rows=None):
+    """``name`` of ``clone(estimator)`` refitted without the rows ``test``, at ``rows`` (default: ``test``)."""
     train = np.setdiff1d(np.arange(_num_samples(X)), test)
     params = dict(fit_params)
     if sample_weight is not None:
         params[_sample_weight_key(estimator)] = np.asarray(sample_weight)[train]
     model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
-    return getattr(model, name)(_safe_indexing(X, np.asarray(test)))
+    return getattr(model, name)(_safe_indexing(X, np.asarray(test if rows is None else rows)))
 
 
 def _final_model(estimator):
