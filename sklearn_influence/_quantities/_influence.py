@@ -364,14 +364,17 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         best = {side: (np.empty((n_queries, 0), dtype=np.intp), np.empty((n_queries, 0))) for side in (1, -1)}
         for chunk, block in self._influence_blocks(query, rows):
             candidates = rows[chunk]
+            width = block.shape[1]
+            if width > 2 * k:  # one partition puts the chunk's k smallest first and k largest last
+                parts = np.argpartition(block, (k - 1, width - k), axis=1)
+                local = {1: parts[:, width - k :], -1: parts[:, :k]}
             for side in (1, -1):
                 kept_rows, kept_values = best[side]
-                values = side * block
-                if values.shape[1] > k:  # the chunk's own top k first: the pool stays n_queries × 2k
-                    local = np.argpartition(-values, k - 1, axis=1)[:, :k]
-                    values, chunk_rows = np.take_along_axis(values, local, axis=1), candidates[local]
+                if width > 2 * k:  # the chunk's own top k first: the pool stays n_queries × 2k
+                    values = side * np.take_along_axis(block, local[side], axis=1)
+                    chunk_rows = candidates[local[side]]
                 else:
-                    chunk_rows = np.broadcast_to(candidates, values.shape)
+                    values, chunk_rows = side * block, np.broadcast_to(candidates, block.shape)
                 pool_values = np.hstack([kept_values, values])
                 pool_rows = np.hstack([kept_rows, chunk_rows])
                 if pool_values.shape[1] > k:
