@@ -594,3 +594,126 @@ def test_missing_response_method_is_named_on_the_users_estimator(data):
         LeaveOneOutSearchCV(
             Ridge(), {"alpha": [1.0]}, scoring=lambda e, X, y: e.feature_importances_.sum(), error_score="raise"
         ).fit(X, y)
+
+
+def test_fold_without_a_class_scores_nan_as_grid_search_failed_fit(data):
+    X, _, y, _ = data
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    tests = [positives, negatives[::2], negatives[1::2]]  # fold 0's training rows hold no row of class 1
+    cv = [(np.setdiff1d(np.arange(len(y)), test), test) for test in tests]
+    grid, model = {"C": [0.1, 3.0]}, LogisticRegression(tol=1e-12)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = LeaveOneOutSearchCV(model, grid, method="exact", cv=cv).fit(X, y)
+    ours_warnings = [w for w in caught if "training rows hold no row" in str(w.message)]
+    assert len(ours_warnings) == 1 and "fold 0's training rows hold no row of class [1]" in str(
+        ours_warnings[0].message
+    )
+    assert ours_warnings[0].filename == __file__  # points at the caller of fit
+    assert not [w for w in caught if "_dispatch" in w.filename or "Removing groups" in str(w.message)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GridSearchCV(model, grid, cv=cv, error_score=np.nan).fit(X, y)
+    for key in ("split0_test_score", "split1_test_score", "split2_test_score", "mean_test_score", "rank_test_score"):
+        np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=1e-10)
+    assert np.isnan(ours.cv_results_["split0_test_score"]).all() and ours.best_index_ == reference.best_index_
+    # Newton steps with a log-loss scorer: NaN for that fold, no crash on NaN probabilities
+    scoring = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
+    with pytest.warns(UserWarning, match="fold 0's training rows hold no row of class"):
+        newton = LeaveOneOutSearchCV(model, grid, scoring=scoring, cv=cv).fit(X, y)
+    assert np.isnan(newton.cv_results_["split0_test_score"]).all()
+    assert np.isfinite(newton.cv_results_["split1_test_score"]).all()
+
+
+def test_failing_candidate_gets_error_score_and_the_others_rank_as_grid_search():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((15, 30)), rng.standard_normal(15)  # p > n: alpha=0 has a singular Hessian
+    grid = {"alpha": [0.0, 1.0]}
+    with pytest.warns(FitFailedWarning, match=r"Candidate \{'alpha': 0.0\} failed.*singular.*LeaveOneOutSearchCV"):
+        ours = LeaveOneOutSearchCV(Ridge(), grid, scoring="neg_mean_squared_error").fit(X, y)
+    reference = GridSearchCV(Ridge(alpha=1.0), {}, scoring="neg_mean_squared_error", cv=LeaveOneOut()).fit(X, y)
+    assert np.isnan(ours.cv_results_["mean_test_score"][0])
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"][1], reference.best_score_, rtol=1e-10)
+    assert list(ours.cv_results_["rank_test_score"]) == [2, 1] and ours.best_params_ == {"alpha": 1.0}
+    with pytest.warns(FitFailedWarning):
+        numeric = LeaveOneOutSearchCV(Ridge(), grid, error_score=-1e3).fit(X, y)
+    assert numeric.cv_results_["mean_test_score"][0] == -1e3
+    with pytest.raises(ValueError, match=r"^Candidate \{'alpha': 0.0\}: The Hessian .* LeaveOneOutSearchCV"):
+        LeaveOneOutSearchCV(Ridge(), grid, error_score="raise").fit(X, y)
+    with pytest.raises(ValueError, match="All the 1 candidates failed"):
+        LeaveOneOutSearchCV(Ridge(), {"alpha": [0.0]}).fit(X, y)
+    with pytest.raises(ValueError, match="error_score must be"):
+        LeaveOneOutSearchCV(Ridge(), grid, error_score="nan").fit(X, y)
+    # a refused candidate, as GridSearchCV with error_score=np.nan reports it
+    X, y = X[:, :3], (y > 0).astype(int)
+    grid, cv = {"solver": ["lbfgs"], "penalty": ["l1", "l2"]}, StratifiedKFold(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = LeaveOneOutSearchCV(LogisticRegression(tol=1e-12), grid, method="exact", cv=cv).fit(X, y)
+        reference = GridSearchCV(LogisticRegression(tol=1e-12), grid, cv=cv, error_score=np.nan).fit(X, y)
+    for key in ("mean_test_score", "rank_test_score", "split0_test_score"):
+        np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=1e-10)
+    # a candidate's convergence warning names it
+    with pytest.warns(ConvergenceWarning, match=r"^Candidate \{'max_iter': 1\}: "):
+        LeaveOneOutSearchCV(LogisticRegression(), {"max_iter": [1]}, error_score=0.0).fit(X, y)
+
+
+def test_smoothing_and_damping_reach_each_candidate(data):
+    X, y, y_bin, _ = data
+    # damping d: each leave-one-out prediction is one Newton step with H + d I, by hand for ridge without intercept
+    alpha, damping = 1.0, 5.0
+    ours = LeaveOneOutSearchCV(
+        Ridge(fit_intercept=False), {"alpha": [alpha]}, scoring="neg_mean_squared_error", damping=damping
+    ).fit(X, y)
+    coef = Ridge(alpha=alpha, fit_intercept=False).fit(X, y).coef_
+    hessian = 2 * X.T @ X + (2 * alpha + damping) * np.eye(X.shape[1])
+    residual = y - X @ coef
+    step = np.array([x @ np.linalg.solve(hessian - 2 * np.outer(x, x), x) for x in X])
+    expected = -np.mean((residual + 2 * residual * step) ** 2)
+    np.testing.assert_allclose(ours.best_score_, expected, rtol=1e-8)
+    undamped = LeaveOneOutSearchCV(Ridge(fit_intercept=False), {"alpha": [alpha]}, scoring="neg_mean_squared_error")
+    assert abs(undamped.fit(X, y).best_score_ - expected) > 1e-3 * abs(expected)
+    # smoothing: without it the remedy names the search's parameter and no internal wrapper
+    from sklearn.svm import SVC
+
+    with pytest.raises(
+        ValueError,
+        match=r"^Candidate \{'C': 1.0\}: SVC is trained with the hinge loss.*LeaveOneOutSearchCV\(\.\.\., smoothing=",
+    ):
+        LeaveOneOutSearchCV(SVC(kernel="linear"), {"C": [1.0]}, error_score="raise").fit(X, y_bin)
+    Xs = StandardScaler().fit_transform(X)
+    ours = LeaveOneOutSearchCV(SVC(kernel="linear"), {"C": [0.1, 1.0]}, smoothing=0.01).fit(Xs, y_bin)
+    reference = GridSearchCV(SVC(kernel="linear"), {"C": [0.1, 1.0]}, cv=LeaveOneOut()).fit(Xs, y_bin)
+    # leave-one-out accuracy of the smooth hinge at a small temperature against the hinge's refits: within 2 rows
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"], atol=2 / len(y) + 1e-12
+    )
+
+
+def test_train_scores_as_grid_search_and_pre_dispatch_accepted(data):
+    X, y, y_bin, _ = data
+    grid = {"alpha": [0.01, 30.0]}
+    ours = LeaveOneOutSearchCV(Ridge(), grid, cv=KFold(3), return_train_score=True, pre_dispatch=4).fit(X, y)
+    reference = GridSearchCV(Ridge(), grid, cv=KFold(3), return_train_score=True, pre_dispatch=4).fit(X, y)
+    train_keys = [key for key in reference.cv_results_ if "train_score" in key]
+    assert sorted(train_keys) == sorted(key for key in ours.cv_results_ if "train_score" in key)
+    for key in train_keys:
+        np.testing.assert_allclose(ours.cv_results_[key], reference.cv_results_[key], rtol=0, atol=1e-10)
+    model, cv = LogisticRegression(tol=1e-12), StratifiedKFold(3)
+    ours = LeaveOneOutSearchCV(model, {"C": [0.1, 3.0]}, method="exact", cv=cv, return_train_score=True)
+    reference = GridSearchCV(model, {"C": [0.1, 3.0]}, cv=cv, return_train_score=True).fit(X, y_bin)
+    for key in train_keys:
+        np.testing.assert_allclose(ours.fit(X, y_bin).cv_results_[key], reference.cv_results_[key], rtol=1e-10)
+    # leave-one-out: the score of the fit on all the rows (alpha path and general path)
+    for estimator in (Ridge(), make_pipeline(StandardScaler(), Ridge())):
+        key = "alpha" if isinstance(estimator, Ridge) else "ridge__alpha"
+        ours = LeaveOneOutSearchCV(estimator, {key: [0.01, 30.0]}, return_train_score=True).fit(X, y)
+        expected = [clone(estimator).set_params(**{key: a}).fit(X, y).score(X, y) for a in (0.01, 30.0)]
+        np.testing.assert_allclose(ours.cv_results_["mean_train_score"], expected, rtol=1e-12)
+        assert "split0_train_score" not in ours.cv_results_
