@@ -5,6 +5,7 @@ search's own ``InfluenceEstimator(FrozenEstimator(candidate))`` rewritten so tha
 invisible and remedies name the search's parameters.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -12,6 +13,9 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
 from ._responses import _display_name
+
+#: Directory of the package: warnings raised in it are re-emitted at the caller of ``fit``.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _folds_missing_a_class(estimator, y, folds):
@@ -84,8 +88,8 @@ def _reemit(caught, params):
             if category is not FitFailedWarning:
                 message = f"Candidate {params}: {message}"
             warnings.warn(category(message), stacklevel=3)
-        elif message != str(record.message):
-            warnings.warn(category(message), stacklevel=3)
+        elif message != str(record.message) or record.filename.startswith(_PACKAGE):
+            warnings.warn(category(f"Candidate {params}: {message}"), stacklevel=3)  # the package's own
         else:
             warnings.warn_explicit(record.message, category, record.filename, record.lineno)
 
@@ -98,7 +102,7 @@ def _failed_row(error_score, n_splits, loo):
         "score_time": np.nan,
         "split": split,
         "score": float(error_score),
-        "std": 0.0 if loo else float(np.std(split)),
+        "std": float(np.std(split)),
         "train": split,
         "max_lev": np.nan,
         "frac_high": np.nan,

@@ -496,7 +496,7 @@ class LeaveOneOutSearchCV(MetaEstimatorMixin, BaseEstimator):
             warnings.warn(
                 f"{100 * frac_high[worst]:.1f}% of the rows have leverage > {HIGH_LEVERAGE} for candidate "
                 f"{self.cv_results_['params'][worst]}: one Newton step is less reliable there for models other "
-                "than least squares. Check it against refits (GridSearchCV(cv=LeaveOneOut()) on a subsample) "
+                "than least squares. Check it against refits (cross_val_predict(..., cv=LeaveOneOut()) on a subsample) "
                 "or use a larger penalty.",
                 UserWarning,
                 stacklevel=3,
