@@ -13,7 +13,14 @@ from scipy.stats import spearmanr
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import HuberRegressor, LinearRegression, PoissonRegressor, Ridge, SGDRegressor
+from sklearn.linear_model import (
+    HuberRegressor,
+    LinearRegression,
+    LogisticRegression,
+    PoissonRegressor,
+    Ridge,
+    SGDRegressor,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -585,3 +592,17 @@ def test_group_steps_under_lissa_read_the_fitted_cg_settings():
     refit = Ridge(alpha=1.0).fit(X[keep], y[keep])
     full = np.concatenate([inf.estimator_.coef_, [inf.estimator_.intercept_]])
     np.testing.assert_allclose(before[3], np.concatenate([refit.coef_, [refit.intercept_]]) - full, atol=1e-8)
+
+
+def test_warnings_point_at_the_callers_line():
+    """Warnings of the query methods (here: a group holding a whole class) name the user's line, not the package."""
+    rng, X, _ = _data(n=60, p=2)
+    y = (X[:, 0] > 0).astype(int)
+    inf = InfluenceEstimator(LogisticRegression(tol=1e-10)).fit(X, y)
+    for call in (lambda: inf.leave_group_out(X[:3], y[:3], y), lambda: inf.leave_group_out_params(y)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught and {record.filename for record in caught} == {__file__}
+    with pytest.warns(RuntimeWarning, match="removes every training row of a class"):  # filters still apply
+        inf.leave_group_out_params(y)

@@ -8,6 +8,7 @@ on Dask arrays (``_dask_fit_``), in which case the lazy Dask version answers.
 
 import functools
 import importlib
+import warnings
 
 from .._diagnostics._statistics import DiagnosticsMixin
 from .._frames import FramesMixin
@@ -45,13 +46,31 @@ def fitted_on_dask(estimator):
     return getattr(estimator, "_dask_fit_", None) is not None
 
 
+def _at_the_caller(numpy_method, self, args, kwargs):
+    """``numpy_method(self, *args, **kwargs)``, its warnings re-issued at the line that called the public method.
+
+    The wrappers below add one frame between the user and the numpy method, which would
+    move every ``stacklevel`` the method's warnings were written with into this module;
+    re-issuing them from here points each one at the caller, whatever depth it came from.
+    The caller's warning filters apply when they are re-issued.
+    """
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return numpy_method(self, *args, **kwargs)
+    finally:  # outside the recording context: the caller's filters are back
+        for record in caught:
+            warnings.warn(record.message, stacklevel=3)
+
+
 def _dispatching(name, module, mixin):
     numpy_method = getattr(mixin, name)
 
     @functools.wraps(numpy_method)
     def method(self, *args, **kwargs):
         if not fitted_on_dask(self):
-            return numpy_method(self, *args, **kwargs)
+            return _at_the_caller(numpy_method, self, args, kwargs)
         from .._labels import output_is_pandas
 
         if output_is_pandas(self) and name != "summary_frame":
@@ -74,7 +93,7 @@ def _numpy_only(mixin, name):
             from ._fit import unavailable_message
 
             raise NotImplementedError(f"{name}: {unavailable_message()}")
-        return numpy_method(self, *args, **kwargs)
+        return _at_the_caller(numpy_method, self, args, kwargs)
 
     return method
 
