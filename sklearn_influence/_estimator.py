@@ -7,15 +7,12 @@ function of that fitted state and lives in ``_quantities``.
 
 import numbers
 import warnings
-from copy import deepcopy
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -34,16 +31,16 @@ from ._frames import FramesMixin
 from ._groups._leave_group_out import GroupInfluenceMixin
 from ._models._decoding import objective_from_estimator, public_params
 from ._models._design import LinearDesign
-from ._models._support import _is_search, check_supported, convergence_advice
+from ._models._support import check_supported, convergence_advice
 from ._models._svm import MARGIN_ATOL, pinned_hinge_problems
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities._categories import CategoryInfluenceMixin
 from ._quantities._influence import InfluenceQuantitiesMixin
 from ._solvers import ExactSolver, cg_accuracy_message, fit_lissa, objective_cg
+from ._wrapped import _sample_weight_key, _unfitted_prefix, _unwrap, inner_estimator_tags
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
 STATIONARITY_RTOL = 1e-3
-#: LiSSA's relative error (noise or bias) above which ``fit`` warns.
 
 _SOLVERS = ("auto", "exact", "cg", "lissa")
 _PREPROCESSING = ("refit", "fixed")
@@ -57,63 +54,6 @@ def _estimator_has(attr):
         return True
 
     return check
-
-
-def inner_estimator_tags(tags, estimator):
-    """``tags`` of a meta-estimator acting as ``estimator`` does: a classifier or a regressor, sparse input or not."""
-    inner = get_tags(estimator)
-    tags.estimator_type = inner.estimator_type
-    tags.classifier_tags = deepcopy(inner.classifier_tags)
-    tags.regressor_tags = deepcopy(inner.regressor_tags)
-    tags.target_tags = deepcopy(inner.target_tags)
-    tags.input_tags.sparse = inner.input_tags.sparse
-    return tags
-
-
-def _unfitted_prefix(estimator):
-    """The transformer steps of a pipeline, read from its parameters before any fit; ``None`` if none.
-
-    Looks through ``FrozenEstimator`` and search objects (``GridSearchCV`` …), so that an
-    unsupported transformer is refused before a possibly long fit.
-    """
-    if (
-        isinstance(estimator, FrozenEstimator)
-        or hasattr(estimator, "param_grid")
-        or hasattr(estimator, "param_distributions")
-    ):
-        return _unfitted_prefix(estimator.estimator)
-    if isinstance(estimator, Pipeline) and len(estimator) > 1:
-        inner = _unfitted_prefix(estimator.steps[-1][1])
-        steps = estimator.steps[:-1] + ([("inner", inner)] if inner is not None else [])
-        return Pipeline(steps)
-    return None
-
-
-def _sample_weight_key(estimator):
-    """The ``fit`` parameter that carries sample weights to the final model (through pipelines and searches)."""
-    if get_config()["enable_metadata_routing"]:
-        return "sample_weight"
-    if _is_search(estimator):  # a search passes its fit parameters on to its estimator's fit
-        return _sample_weight_key(estimator.estimator)
-    if isinstance(estimator, Pipeline):
-        name, last = estimator.steps[-1]
-        return f"{name}__{_sample_weight_key(last)}"
-    return "sample_weight"
-
-
-def _unwrap(estimator):
-    """Split a fitted estimator into (fixed transformer prefix or None, final model)."""
-    if isinstance(estimator, FrozenEstimator):
-        return _unwrap(estimator.estimator)
-    if _is_search(estimator) and hasattr(estimator, "best_estimator_"):  # the refitted best candidate
-        return _unwrap(estimator.best_estimator_)
-    if not isinstance(estimator, Pipeline):
-        return None, estimator
-    inner_prefix, model = _unwrap(estimator[-1])
-    prefix = estimator[:-1] if len(estimator) > 1 else None
-    if prefix is None or inner_prefix is None:
-        return (inner_prefix if prefix is None else prefix), model
-    return Pipeline([("outer", prefix), ("inner", inner_prefix)]), model
 
 
 class InfluenceEstimator(

@@ -142,7 +142,7 @@ class FramesMixin:
         then ``intercepts_l[j]``; ``AutogradModel``: ``params_[i]``.
         ``pd.Series(inf.params_, index=inf.param_names_)`` labels the fitted parameters.
         """
-        from ._estimator import _unwrap
+        from ._wrapped import _unwrap
 
         check_is_fitted(self)
         prefix, model = _unwrap(self.estimator_)

@@ -97,7 +97,7 @@ def _check_fit_weights(influence_estimator, y, sample_weight):
             )
         if not np.all(np.isfinite(given)) or np.any(given < 0):
             raise ValueError("sample_weight must contain finite, non-negative numbers, as passed to fit.")
-    from ._estimator import _unwrap
+    from ._wrapped import _unwrap
 
     model = _unwrap(_refittable(influence_estimator.estimator_))[1]
     consistent = np.array_equal(given == 0, fitted == 0)
@@ -152,8 +152,8 @@ def _refit_losses(template, X, y, weights, weight_parameter, smoothing, X_query,
     go through the refitted model's own transformers (none when ``template`` is the final
     model of fixed features, and ``X_query`` is already transformed).
     """
-    from ._estimator import _unwrap
     from ._models._decoding import objective_from_estimator
+    from ._wrapped import _unwrap
 
     rows = np.flatnonzero(keep)
     y_rows = _take(y, rows)
@@ -299,7 +299,7 @@ def validate_leave_one_out(
     template = _refittable(influence_estimator.estimator_)
     prefix = influence_estimator._prefix
     if prefix is not None and _fitted_preprocessing(influence_estimator) == "fixed":
-        from ._estimator import _unwrap
+        from ._wrapped import _unwrap
 
         template = _unwrap(template)[1]  # the final model, refitted on the fixed features
         X, X_refit_query = prefix.transform(X), prefix.transform(X_query)

@@ -249,7 +249,7 @@ def _check_columns(estimator, columns):
 
 def _fitted_model(estimator, X, y, sample_weight, fit_params):
     """``(estimator_, model)``: the fitted wrapper and the final linear model it holds."""
-    from .._estimator import _unwrap
+    from .._wrapped import _unwrap
 
     template = estimator.estimator
     frozen = isinstance(template, FrozenEstimator)

@@ -129,7 +129,7 @@ class _Family:
 
 def _check_supported(estimator):
     """Refuse, naming the model and the remedy, what has no classical diagnostics."""
-    from .._estimator import _unwrap
+    from .._wrapped import _unwrap
 
     objective = estimator._objective
     name = type(_unwrap(estimator.estimator_)[1]).__name__

@@ -102,7 +102,7 @@ def validate_leave_group_out(
     template = _refittable(influence_estimator.estimator_)
     prefix = influence_estimator._prefix
     if prefix is not None and _fitted_preprocessing(influence_estimator) == "fixed":
-        from .._estimator import _unwrap
+        from .._wrapped import _unwrap
 
         template = _unwrap(template)[1]  # the final model, refitted on the fixed features
         X, X_refit_query = prefix.transform(X), prefix.transform(X_query)

@@ -29,7 +29,7 @@ def balanced_classes(influence_estimator):
     Raises ``NotImplementedError`` when the fit was weighted: the balanced weights after a
     removal need the original sample weights, which the fitted state does not keep.
     """
-    from .._estimator import _unwrap
+    from .._wrapped import _unwrap
 
     model = _unwrap(influence_estimator.estimator_)[1]
     if not (isinstance(getattr(model, "class_weight", None), str) and model.class_weight == "balanced"):

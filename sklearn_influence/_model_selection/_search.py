@@ -21,8 +21,9 @@ from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from .._estimator import InfluenceEstimator, _sample_weight_key, inner_estimator_tags
+from .._estimator import InfluenceEstimator
 from .._models._losses import SquaredError
+from .._wrapped import _sample_weight_key, inner_estimator_tags
 from ._failures import _clean, _failed_row, _folds_missing_a_class, _prefix_error, _reemit, _score
 from ._predictions import _FLOATS, loo_response
 from ._responses import _FixedResponses
