@@ -36,7 +36,7 @@ from ._models._svm import MARGIN_ATOL, pinned_hinge_problems
 from ._preprocessing import StatisticsChannel, check_refit_supported, decode_prefix
 from ._quantities._categories import CategoryInfluenceMixin
 from ._quantities._influence import InfluenceQuantitiesMixin
-from ._solvers import ExactSolver, cg_accuracy_message, fit_lissa, objective_cg
+from ._solvers import ExactSolver, checked_condition, fit_lissa, objective_cg
 from ._wrapped import _sample_weight_key, _unfitted_prefix, _unwrap, inner_estimator_tags
 
 #: ``relative_gradient_norm_`` above which the fit is reported as not stationary.
@@ -469,10 +469,7 @@ class InfluenceEstimator(
             warm_start=self.cg_warm_start,
             verbose=self.verbose,
         )
-        self.cg_condition_estimate_ = solver.estimate_condition()
-        message = cg_accuracy_message(self.cg_condition_estimate_, self.cg_tol)
-        if message is not None:
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        self.cg_condition_estimate_ = checked_condition(solver, stacklevel=3)
         return solver
 
     def _lissa(self, objective, design, curvature):

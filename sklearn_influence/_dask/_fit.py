@@ -44,7 +44,7 @@ from .._models._decoding import objective_from_estimator, public_params
 from .._models._design import LinearDesign
 from .._models._objectives import LinearObjective
 from .._models._support import check_supported, convergence_advice
-from .._solvers import CGSolver, ExactSolver, cg_accuracy_message
+from .._solvers import CGSolver, ExactSolver, checked_condition
 from ._blocks import BlockRows, FittedState, shared
 from ._cg import DistributedHessianProduct
 from ._dask_ml import decode_dask_ml, is_dask_ml_glm
@@ -420,10 +420,7 @@ def _distributed_cg(estimator, objective, X, y, weights, diagonal):
         warm_start=estimator.cg_warm_start,
         verbose=estimator.verbose,
     )
-    estimator.cg_condition_estimate_ = solver.estimate_condition()
-    message = cg_accuracy_message(estimator.cg_condition_estimate_, estimator.cg_tol)
-    if message is not None:
-        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+    estimator.cg_condition_estimate_ = checked_condition(solver, stacklevel=4)
     return solver
 
 

@@ -1,7 +1,7 @@
 """Inverse-Hessian solvers: exact Cholesky, matrix-free CG and stochastic LiSSA."""
 
 from ._base import CG_PARAMS_RTOL, SINGULAR_RCOND
-from ._cg import CGSolver, cg_accuracy_message, objective_cg
+from ._cg import CGSolver, cg_accuracy_message, checked_condition, objective_cg
 from ._exact import ExactSolver
 from ._lissa import fit_lissa
 
@@ -11,6 +11,7 @@ __all__ = [
     "CGSolver",
     "ExactSolver",
     "cg_accuracy_message",
+    "checked_condition",
     "fit_lissa",
     "objective_cg",
 ]

@@ -374,6 +374,18 @@ def objective_cg(objective, design, curvature, damping, **options):
     )
 
 
+def checked_condition(solver, stacklevel=1):
+    """``solver.estimate_condition()``, with a ``ConvergenceWarning`` when ``κ · rtol`` exceeds ``CG_PARAMS_RTOL``.
+
+    ``stacklevel`` counts from the caller, as :func:`warnings.warn`'s does from its caller.
+    """
+    condition = solver.estimate_condition()
+    message = cg_accuracy_message(condition, solver.rtol)
+    if message is not None:
+        warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)
+    return condition
+
+
 def cg_accuracy_message(condition, rtol):
     """The warning for a CG solver whose guarantee ``κ · rtol`` exceeds ``CG_PARAMS_RTOL``, or None."""
     bound = condition * rtol
