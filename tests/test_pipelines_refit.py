@@ -66,6 +66,10 @@ PREFIXES = {
         (make_pipeline(SimpleImputer(), FeatureUnion([("s", StandardScaler()), ("m", MinMaxScaler())])), ["a", "b"]),
         remainder="drop",
     ),
+    "nested-chain": lambda: make_column_transformer(  # three steps with statistics, one pipeline in another
+        (make_pipeline(SimpleImputer(), make_pipeline(StandardScaler(), MaxAbsScaler())), ["a", "b"]),
+        (OneHotEncoder(), ["c"]),
+    ),
     "function": lambda: make_column_transformer(
         (make_pipeline(SimpleImputer(), FunctionTransformer(np.arcsinh), StandardScaler()), ["a", "b"]),
         (OrdinalEncoder(), ["c"]),
@@ -363,3 +367,55 @@ def test_poisson_pipeline_newton_leave_one_out(mixed):
     # the log link's own Newton error (3.5 % here, as large with fixed transformers against last-step refits)
     # dominates the statistics' part
     assert errors["refit"] <= 1.5 * errors["fixed"] + 1e-3, errors
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"add_indicator": True},
+        {"strategy": "median", "add_indicator": True},
+        {"strategy": "constant", "fill_value": 3.0, "add_indicator": True},
+        {"missing_values": -1.0, "add_indicator": True},
+        {"keep_empty_features": True, "add_indicator": True},
+    ],
+)
+def test_imputer_output_assembled_from_the_mask_equals_transform(params):
+    """The decoded imputer assembles its output from the values and mask it already read; it must be
+    exactly ``SimpleImputer.transform`` (the scaler after it reads that output)."""
+    from sklearn_influence._preprocessing._leaves import ImputerLeaf
+    from sklearn_influence._preprocessing._terms import numeric
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    X[rng.random(X.shape) < 0.2] = params.get("missing_values", np.nan)
+    X[:, 4] = params.get("missing_values", np.nan) if params.get("keep_empty_features") else X[:, 4]
+    imputer = SimpleImputer(**params).fit(X)
+    leaf = ImputerLeaf(imputer)
+    x = numeric(X)
+    assembled = leaf._output(X, x, leaf._missing(X, x))
+    np.testing.assert_array_equal(assembled, imputer.transform(X))
+
+
+def test_statistics_of_a_restandardised_column_do_not_move(mixed):
+    """A scaler after a scaler sees columns of mean 0 and scale 1 whatever the rows: its statistics' total
+    terms vanish (ψ exactly, Δ to second order), which holds only if the earlier steps' terms are carried
+    through in the right order. The stored terms read through ``fold`` agree with the total ones."""
+    X, y, _, _ = mixed
+    prefix = make_column_transformer(
+        (make_pipeline(SimpleImputer(), make_pipeline(StandardScaler(), StandardScaler())), ["a", "b"]),
+        (OneHotEncoder(), ["c"]),
+    )
+    est = InfluenceEstimator(make_pipeline(prefix, Ridge()), preprocessing="refit").fit(X, y)
+    channel = est._channel
+    assert not channel.propagation.identity
+    W = np.random.default_rng(0).standard_normal((3, channel.n_stats))
+    folded = channel.fold(W) @ channel.stored_psi.T
+    folded_delta = channel.fold(W) @ channel.stored_delta.T
+    psi, delta = channel.psi, channel.delta  # the totals, formed in place
+    np.testing.assert_allclose(folded, W @ psi.T, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(folded_delta, W @ delta.T, rtol=1e-12, atol=1e-14)
+    # fill (2), first scaler's centers and scales (4), then the second scaler's (4)
+    assert np.abs(psi[:, -4:]).max() < 1e-12 * np.abs(psi[:, :6]).max()
+    assert np.abs(delta[:, -4:]).max() < 1e-2 * np.abs(delta[:, :6]).max()
+    assert np.abs(psi[:, 2:6]).max() > 1e-3  # the first scaler's statistics do move

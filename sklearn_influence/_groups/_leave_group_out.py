@@ -74,8 +74,9 @@ class GroupInfluenceMixin:
         channel = self._channel
         moves = None
         if channel is not None:
-            per_row = channel.delta if method == "newton" else -channel.psi
-            moves = np.stack([per_row[rows].sum(axis=0) for rows in members]) if members else per_row[:0]
+            per_row = channel.stored_delta if method == "newton" else -channel.stored_psi
+            moves = np.stack([per_row[rows].sum(axis=0) for rows in members]) if members else per_row[:0].copy()
+            channel.propagation.right(moves)  # the groups' total terms (``_preprocessing._propagation``)
         if method == "newton":
             stationary = self._stationary_shift()
             stationary = np.zeros((k_out, n_col)) if stationary is None else stationary

@@ -39,7 +39,8 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 
 import numpy as np
 
-from ._terms import FactoredSig, row_blocks
+from ._propagation import Propagation, as_slice, runs
+from ._terms import FactoredSig, Jacobian, row_blocks
 
 
 class StatisticsChannel:
@@ -64,6 +65,11 @@ class StatisticsChannel:
 
     Attributes
     ----------
+    stored_psi, stored_delta : ndarray of shape (n_samples, n_stats)
+        ``ψ`` and ``Δ`` as stored: the total terms are ``stored · M`` row by row, with
+        ``propagation`` the map ``M`` (``_propagation``; identity once :attr:`psi` or
+        :attr:`delta` has been read). Products with a small matrix read them through
+        :meth:`fold` and never form the totals.
     psi : ndarray of shape (n_samples, n_stats)
         ``ψ_i = dφ/dt_i``, total through the prefix.
     delta : ndarray of shape (n_samples, n_stats)
@@ -81,8 +87,9 @@ class StatisticsChannel:
         self.node = node
         self.n_stats = m = node.n_stats
         n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
-        self.psi, self.delta = np.empty((n, m)), np.empty((n, m))
-        _, J, _, _ = node.fit_pass(X, self.psi, self.delta)
+        self.stored_psi, self.stored_delta = np.empty((n, m), order="F"), np.empty((n, m), order="F")
+        _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
+        self.propagation = Propagation(node.propagations())
         coef = objective.input_coef
         cross = np.zeros((k_out, n_col, m))
         scaled = (weights[:, None] * residuals).T  # s_j r_j, (K, n)
@@ -90,22 +97,86 @@ class StatisticsChannel:
             # a part equal on every row is a broadcast view (a scaler's center): one row times the sums
             product = scaled.sum(axis=1)[:, None] * vals[0] if vals.strides[0] == 0 else scaled @ vals
             np.add.at(cross, (slice(None), cols, stats), product)
-        # the per-row (n, K, m) terms a block of rows at a time: no n-sized temporaries; the
-        # Θ ∂x̃_j/∂φ terms of own_psi and q_delta in the pass that builds C
-        self._moved_psi, self._moved_delta = np.empty((n, k_out)), np.empty((n, k_out))
-        for rows in row_blocks(n, k_out * m, 2**19):
-            moved = J.moved(coef, rows)  # Θ ∂x̃_j/∂φ
+        # Parts equal on every row (a scaler's center after an imputer) move every row's prediction
+        # alike: Θ ∂x̃_j/∂φ is one (K, m) matrix, and their share of C is X̃ᵀ(s A) times it
+        row_parts = [part for part in J.parts if part[2].strides[0] != 0]
+        common = np.zeros((k_out, m))
+        for cols, stats, vals in (part for part in J.parts if part[2].strides[0] == 0):
+            np.add.at(common, (slice(None), stats), vals[0] * coef[:, cols])
+        folded = self.fold(common)
+        self._moved_psi, self._moved_delta = self.stored_psi @ folded.T, self.stored_delta @ folded.T
+        if common.any():
             if objective.separable:
-                pulled = curvature[rows, None, None] * moved
-            else:
-                pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
-            product = design.take(rows).tdot(pulled.reshape(-1, k_out * m))
-            cross += product.reshape(k_out, m, n_col).transpose(0, 2, 1)
-            self._moved_psi[rows] = np.einsum("jkm,jm->jk", moved, self.psi[rows])
-            self._moved_delta[rows] = np.einsum("jkm,jm->jk", moved, self.delta[rows])
+                cross += design.tdot(curvature[:, None])[0][None, :, None] * common[:, None, :]
+            else:  # Σ_j A_j[k, l] x̃_j, then times common[l]
+                pulled = design.tdot(curvature.reshape(n, k_out * k_out)).reshape(k_out, k_out, n_col)
+                cross += np.einsum("kln,lm->knm", pulled, common)
+        # the per-row parts' (n, K, m') terms a block of rows at a time, over the m' statistics they reach:
+        # no n-sized temporaries; the Θ ∂x̃_j/∂φ terms of own_psi and q_delta in the pass that builds C
+        reached = np.unique(np.concatenate([stats for _, stats, _ in row_parts])) if row_parts else []
+        if len(reached):
+            compact = np.full(m, -1)
+            compact[reached] = np.arange(reached.size)
+            J_rows = Jacobian.from_parts([(c, compact[k], v) for c, k, v in row_parts], n, reached.size)
+            for rows in row_blocks(n, k_out * reached.size, 2**19):
+                moved = J_rows.moved(coef, rows)  # Θ ∂x̃_j/∂φ over the reached statistics
+                if objective.separable:
+                    pulled = curvature[rows, None, None] * moved
+                else:
+                    pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
+                product = design.take(rows).tdot(pulled.reshape(-1, k_out * reached.size))
+                cross[:, :, reached] += product.reshape(k_out, reached.size, n_col).transpose(0, 2, 1)
+                by_psi, by_delta = self._row_dots(moved, reached, rows)
+                self._moved_psi[rows] += by_psi
+                self._moved_delta[rows] += by_delta
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
         self._design, self._own = design, None  # the estimator holds the design anyway
+
+    def _row_dots(self, moved, stats, rows):
+        """``Σ_s moved[j, k, s] · total[j, stats[s]]`` of ``ψ`` and of ``Δ`` for the training rows ``rows`` (a slice).
+
+        Two arrays of shape (r, K). ``total = stored · M`` is never formed: ``moved`` is carried
+        back through ``M`` (``_propagation``) and meets the stored terms, over runs of
+        statistics (views, no copies).
+        """
+        if not self.propagation.identity:
+            back = np.zeros(moved.shape[:2] + (self.n_stats,))
+            for run, at in runs(stats):
+                back[:, :, run] = moved[:, :, at]
+            moved, stats = self.propagation.fold(back), self.propagation.reached(stats)
+            positions = stats
+        else:
+            positions = np.arange(len(stats))
+        pieces = [(run, positions[at]) for run, at in runs(stats)]
+        return [
+            sum(np.einsum("jkm,jm->jk", moved[:, :, as_slice(at)], stored[rows, run]) for run, at in pieces)
+            for stored in (self.stored_psi, self.stored_delta)
+        ]
+
+    def fold(self, W):
+        """``W Mᵀ`` for ``W`` of shape (r, n_stats): ``W ψ_iᵀ = (W Mᵀ) ψ_{stored,i}ᵀ`` (``_propagation``)."""
+        return W if self.propagation.identity else self.propagation.fold(np.array(W, dtype=float))
+
+    @property
+    def psi(self):
+        """``ψ_i = dφ/dt_i`` (n_samples, n_stats), total through the prefix (formed in place at the first read)."""
+        self._make_total()
+        return self.stored_psi
+
+    @property
+    def delta(self):
+        """``Δ_i ≈ φ₋ᵢ − φ`` (n_samples, n_stats), total through the prefix (formed in place at the first read)."""
+        self._make_total()
+        return self.stored_delta
+
+    def _make_total(self):
+        if self.propagation.identity:
+            return
+        for rows in row_blocks(self.stored_psi.shape[0], self.n_stats):
+            self.propagation.right(self.stored_psi[rows])
+            self.propagation.right(self.stored_delta[rows])
+        self.propagation = Propagation([])
 
     @property
     def own_psi(self):
@@ -124,8 +195,9 @@ class StatisticsChannel:
             n, k_out = own_psi.shape
             for rows in row_blocks(n, k_out * self.n_stats, 2**19):
                 along = self._along(self._design.take(rows))  # x̃_jᵀ G
-                own_psi[rows] -= np.einsum("jkm,jm->jk", along, self.psi[rows])
-                q_delta[rows] += np.einsum("jkm,jm->jk", along, self.delta[rows])
+                by_psi, by_delta = self._row_dots(along, np.arange(self.n_stats), rows)
+                own_psi[rows] -= by_psi
+                q_delta[rows] += by_delta
             self._own, self._moved_psi, self._moved_delta = (own_psi, q_delta), None, None
         return self._own
 

@@ -43,7 +43,8 @@ from ._leaves import (
     StandardScalerLeaf,
     StatelessLeaf,
 )
-from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig, row_blocks, take_columns
+from ._propagation import Propagation
+from ._terms import Elementwise, FactoredSig, Full, Jacobian, Sig, take_columns
 
 _LEAVES = {
     StandardScaler: StandardScalerLeaf,
@@ -186,26 +187,6 @@ def propagate_sig(L, sig_prev, n):
     return Sig(np.concatenate(stats), np.concatenate(cols), np.hstack(vals))
 
 
-def _propagate(psi, delta, block, L):
-    """``terms[:, block] += terms[:, :offset] Lᵀ`` for ``psi`` and ``delta``: a later step's statistics move with
-    the earlier ones. Only from the earlier statistics ``L`` reaches into the later ones it reaches (runs of
-    consecutive columns), a block of rows at a time."""
-    reached = np.flatnonzero(np.any(L != 0, axis=0))
-    if reached.size == 0:
-        return
-    targets = np.flatnonzero(np.any(L != 0, axis=1))
-    runs = np.split(targets, np.flatnonzero(np.diff(targets) > 1) + 1)
-    pieces = [
-        (slice(block.start + run[0], block.start + run[-1] + 1), np.ascontiguousarray(L[np.ix_(run, reached)].T))
-        for run in runs
-    ]
-    for rows in row_blocks(psi.shape[0], psi.shape[1]):
-        for terms in (psi[rows], delta[rows]):
-            earlier = take_columns(terms, reached)
-            for columns, transfer in pieces:
-                terms[:, columns] += earlier @ transfer
-
-
 def merge_sig(first, second, offset):
     if first is None or second is None:
         return None  # a step kept its input derivatives factored
@@ -217,10 +198,13 @@ def merge_sig(first, second, offset):
 
 
 def _fit_terms(node, U):
-    """``(psi, delta, sig)`` of a node on its training input ``U``, ``sig`` included."""
+    """``(psi, delta, sig)`` of a node on its training input ``U``, ``sig`` included; the total terms."""
     n = U.shape[0]
     psi, delta = np.empty((n, node.n_stats)), np.empty((n, node.n_stats))
     sig = node.fit_pass(U, psi, delta, need_sig=True)[0]
+    propagation = Propagation(node.propagations())
+    propagation.right(psi)
+    propagation.right(delta)
     return psi, delta, None if isinstance(sig, FactoredSig) else sig
 
 
@@ -243,14 +227,16 @@ class Sequence:
     ):
         """``(sig, J, V, D)`` on the training input, in one pass over the steps; ``ψ``, ``Δ`` into ``psi``, ``delta``.
 
-        The terms of every statistic (written into the given (n, n_stats) arrays, which may be
-        column views of a larger one), the output's Jacobian in them, and (when asked) the
-        output and the input Jacobian. ``sig`` (the statistics' derivatives in the input
-        values) is ``None`` unless asked for: only raw-column answers need it, and chaining
-        it is the costly part.
+        The direct terms of every statistic (written into the given (n, n_stats) arrays, which
+        may be column views of a larger one; how the earlier steps' statistics move a later
+        step's is kept as :meth:`propagations`, ``_propagation``), the output's Jacobian in
+        them, and (when asked) the output and the input Jacobian. ``sig`` (the statistics'
+        derivatives in the input values, total) is ``None`` unless asked for: only raw-column
+        answers need it, and chaining it is the costly part.
         """
         if len(self.children) == 1:
             return self.children[0].fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian, need_contract)
+        self.transfers = []
         need_sig = need_sig or need_contract  # a composite lists it
         n, n_in = U.shape
         offset = 0
@@ -270,11 +256,8 @@ class Sequence:
                 need_input_jacobian=follows or chain,
                 need_contract=follows,
             )
-            if follows:
-                L = contract(sig_a, J, child.n_stats)
-                _propagate(psi, delta, block, L)
-            else:
-                L = np.zeros((child.n_stats, offset))
+            L = contract(sig_a, J, child.n_stats) if follows else np.zeros((child.n_stats, offset))
+            self.transfers.append(L)
             if need_sig:
                 sig_a = merge_sig(chain_sig(sig_a, D, n_in), propagate_sig(L, sig_total, n), 0)
                 sig_total = merge_sig(sig_total, sig_a, offset)
@@ -283,6 +266,20 @@ class Sequence:
             D = compose_input(D_a, D, n_in) if chain else None
             U = V
         return sig_total, J, U, D
+
+    def propagations(self, offset=0):
+        """``(block, start, L)`` of every step after the last :meth:`fit_pass` (``_propagation``), in fit order.
+
+        ``offset``: this node's first statistic among all of them.
+        """
+        if len(self.children) == 1:
+            return self.children[0].propagations(offset)
+        steps, start = [], offset
+        for child, L in zip(self.children, self.transfers):
+            steps += child.propagations(start)
+            steps.append((slice(start, start + child.n_stats), offset, L))
+            start += child.n_stats
+        return steps
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape
@@ -351,6 +348,14 @@ class Union:
         J = Jacobian.from_parts(parts, n, self.n_stats)
         D = self._input_jacobian(Ds, n, n_in, d_out) if need_input_jacobian else None
         return sig, J, V, D
+
+    def propagations(self, offset=0):
+        """The branches' :meth:`Sequence.propagations`, each at its first statistic."""
+        steps = []
+        for node, _, _, _ in self.branches:
+            steps += node.propagations(offset)
+            offset += node.n_stats
+        return steps
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
         n, n_in = U.shape

@@ -19,6 +19,7 @@ derivative almost everywhere) and an exact ``delta``: the neighbouring order sta
 """
 
 import numpy as np
+from sklearn.utils._set_output import _get_output_config
 
 from ._terms import (
     Elementwise,
@@ -108,6 +109,10 @@ class _Leaf:
         V, J, D = self.forward(U, need_input_jacobian=need_input_jacobian, need_output=need_output)
         psi[...], delta[...], sig = self.fit_terms(U)
         return sig, J, V, D
+
+    def propagations(self, offset=0):
+        """None: one transformer's statistics do not move each other (``_graph.Sequence.propagations``)."""
+        return []
 
 
 class StatelessLeaf(_Leaf):
@@ -511,12 +516,29 @@ class ImputerLeaf(_Leaf):
         """:meth:`fit_terms` and :meth:`forward` in one pass: ``x`` and its mask read once, ``ψ``, ``Δ`` in place."""
         if self.n_stats == 0 or not self.numeric_fill:
             return super().fit_pass(U, psi, delta, need_sig, need_output, need_input_jacobian, need_contract)
-        V = self.transform(U) if need_output else None
         x = numeric(U)
         missing = self._missing(U, x)
+        V = self._output(U, x, missing) if need_output else None
         sig = self._write_terms(x, missing, psi, delta, listed=need_sig or need_contract)
         J, D = self._jacobians(x, missing, need_input_jacobian)
         return sig, J, V, D
+
+    def _output(self, U, x, missing):
+        """``transform(U)``, assembled from ``x`` and its mask when the imputer's output is a plain float array.
+
+        The kept columns with their missing values filled, then the indicator columns: what
+        ``SimpleImputer.transform`` computes for numeric dense input, without a second read of ``U``.
+        """
+        plain = _get_output_config("transform", self.transformer)["dense"] == "default"
+        if not plain or self.transformer.keep_empty_features or self.kept.size != x.shape[1]:
+            return self.transform(U)
+        d = x.shape[1]
+        out = np.empty((x.shape[0], d + self.n_indicator), order="F")  # column by column, as the next step reads it
+        np.copyto(out[:, :d], x)
+        if missing.any():
+            np.copyto(out[:, :d], self.fill, where=missing)
+        out[:, d:] = missing[:, self.transformer.indicator_.features_] if self.n_indicator else 0.0
+        return out
 
     def _write_terms(self, x, missing, psi, delta, listed):
         """``ψ`` and ``Δ`` of the fill values written into ``psi``, ``delta``; returns their ``Sig`` if ``listed``."""
