@@ -38,6 +38,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 """
 
 import numpy as np
+from scipy.linalg import blas
 
 from ._propagation import Propagation, as_slice, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
@@ -157,6 +158,21 @@ class StatisticsChannel:
     def fold(self, W):
         """``W Mᵀ`` for ``W`` of shape (r, n_stats): ``W ψ_iᵀ = (W Mᵀ) ψ_{stored,i}ᵀ`` (``_propagation``)."""
         return W if self.propagation.identity else self.propagation.fold(np.array(W, dtype=float))
+
+    def accumulate(self, target, folded, rows, alpha=1.0, stored=None):
+        """``target += alpha · folded · stored[rows]ᵀ`` (``folded`` from :meth:`fold`; ``stored``: ``stored_psi``).
+
+        One BLAS ``gemm`` into ``target`` when it is a C-ordered float64 array (on the
+        transposes: the terms are column-major), else a product and an addition.
+        """
+        stored = self.stored_psi if stored is None else stored
+        terms = stored[rows]
+        if target.flags.c_contiguous and target.dtype == np.float64 and target.shape[0] > 0:
+            gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
+            gemm(alpha, terms, np.asarray(folded, dtype=np.float64).T, beta=1.0, c=target.T, overwrite_c=True)
+        else:
+            target += (alpha * folded @ terms.T).astype(target.dtype, copy=False)
+        return target
 
     @property
     def psi(self):

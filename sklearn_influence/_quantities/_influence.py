@@ -313,9 +313,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             if unit_shares is not None:
                 target += np.multiply.outer(share_pull, unit_shares[chunk]).astype(target.dtype, copy=False)
             if channel is not None:  # n W_q ψ_i: through the transformers' statistics
-                target += (self._design.n_samples * through @ self._channel.stored_psi[chunk_rows].T).astype(
-                    target.dtype, copy=False
-                )
+                self._channel.accumulate(target, through, chunk_rows, alpha=self._design.n_samples)
             yield chunk, target
 
     @labelled("top")
@@ -589,9 +587,10 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             if self._penalty_shares is not None:
                 shift = shift + self._penalty_shares[chunk_rows][None, :, None] * share_shift[:, None, :]
             if channel is not None:  # the statistics move by Δ_i: x̃_qᵀ(−G Δ_i) + Θ ∂x̃_q/∂φ Δ_i
-                delta = self._channel.stored_delta[chunk_rows]
                 for k in range(k_out):  # one BLAS product per output (an einsum here was 7× slower)
-                    shift[:, :, k] += moved_query[k] @ delta.T
+                    self._channel.accumulate(
+                        shift[:, :, k], moved_query[k], chunk_rows, stored=self._channel.stored_delta
+                    )
             out[:, chunk] = query.measure.change(query.raw[:, None, :] + shift)
         return query.measure.finish(out)
 
