@@ -162,14 +162,19 @@ class StatisticsChannel:
     def accumulate(self, target, folded, rows, alpha=1.0, stored=None):
         """``target += alpha · folded · stored[rows]ᵀ`` (``folded`` from :meth:`fold`; ``stored``: ``stored_psi``).
 
-        One BLAS ``gemm`` into ``target`` when it is a C-ordered float64 array (on the
-        transposes: the terms are column-major), else a product and an addition.
+        One BLAS ``gemm`` into ``target`` when it is a C- or Fortran-ordered float64 array, else
+        a product and an addition.
         """
         stored = self.stored_psi if stored is None else stored
         terms = stored[rows]
-        if target.flags.c_contiguous and target.dtype == np.float64 and target.shape[0] > 0:
-            gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
-            gemm(alpha, terms, np.asarray(folded, dtype=np.float64).T, beta=1.0, c=target.T, overwrite_c=True)
+        folded = np.asarray(folded, dtype=np.float64)
+        gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
+        if target.dtype != np.float64 or target.size == 0:
+            target += (alpha * folded @ terms.T).astype(target.dtype, copy=False)
+        elif target.flags.c_contiguous:  # targetᵀ += α terms foldedᵀ, on the Fortran-ordered transposes
+            gemm(alpha, terms, folded.T, beta=1.0, c=target.T, overwrite_c=True)
+        elif target.flags.f_contiguous:
+            gemm(alpha, folded, terms, beta=1.0, c=target, trans_b=True, overwrite_c=True)
         else:
             target += (alpha * folded @ terms.T).astype(target.dtype, copy=False)
         return target
@@ -205,15 +210,22 @@ class StatisticsChannel:
         return self._own_terms()[1]
 
     def _own_terms(self):
-        """``(own_psi, q_delta)``: the ``x̃_jᵀG`` terms taken at the first read, a block of rows at a time."""
+        """``(own_psi, q_delta)``: the ``x̃_jᵀG`` terms taken at the first read, a block of rows at a time.
+
+        ``Σ_s (x̃_jᵀ G_s) ψ_js`` with the total ``ψ = ψ_stored M`` is ``Σ_t (x̃_jᵀ G'_t) ψ_stored,jt``
+        with ``G' = M G`` (``G`` folded once along its statistics), so the stored terms are read
+        as they are. ``x̃_jᵀ G'`` is formed statistic-major, as the (column-major) terms are laid out.
+        """
         if self._own is None:
             own_psi, q_delta = self._moved_psi, -self._moved_delta
             n, k_out = own_psi.shape
-            for rows in row_blocks(n, k_out * self.n_stats, 2**19):
-                along = self._along(self._design.take(rows))  # x̃_jᵀ G
-                by_psi, by_delta = self._row_dots(along, np.arange(self.n_stats), rows)
-                own_psi[rows] -= by_psi
-                q_delta[rows] += by_delta
+            m, _, n_col = self.solved.shape
+            folded = self.fold(self.solved.transpose(1, 2, 0).reshape(-1, m))  # (K·p, m), statistics last
+            folded = np.ascontiguousarray(folded.reshape(k_out, n_col, m).transpose(2, 0, 1)).reshape(-1, n_col)
+            for rows in row_blocks(n, k_out * m, 2**19):
+                along = self._design.take(rows).dot_transposed(folded).reshape(m, k_out, -1)  # x̃_jᵀ G'
+                own_psi[rows] -= np.einsum("mkj,jm->jk", along, self.stored_psi[rows])
+                q_delta[rows] += np.einsum("mkj,jm->jk", along, self.stored_delta[rows])
             self._own, self._moved_psi, self._moved_delta = (own_psi, q_delta), None, None
         return self._own
 
