@@ -36,6 +36,7 @@ cProfile top entries of ``"refit"`` fit + queries.
 import argparse
 import contextlib
 import cProfile
+import os
 import pstats
 import time
 import warnings
@@ -89,25 +90,29 @@ def make_pipeline_for(model, add_indicator=True):
 
 
 def timed(fun):
-    start = time.perf_counter()
+    """``(wall seconds, user CPU seconds, result)``.
+
+    User CPU time is the process's own computation. It leaves out the kernel's time
+    (``sys``): page faults on freshly allocated arrays, which on this shared machine
+    (transparent huge pages, compaction) vary from 0.1 s to 0.8 s per few hundred MB from
+    one run to the next and swamp the difference being measured.
+    """
+    start, before = time.perf_counter(), os.times()
     out = fun()
-    return time.perf_counter() - start, out
-
-
-def cpu_timed(fun):
-    """Process CPU time (all threads): steadier than wall time when other jobs share the cores."""
-    start = time.process_time()
-    fun()
-    return time.process_time() - start
+    after = os.times()
+    return time.perf_counter() - start, after.user - before.user, out
 
 
 def measure(pipeline, X, y, Xq, yq, preprocessing):
     times = {}
-    times["fit"], est = timed(lambda: InfluenceEstimator(clone(pipeline), preprocessing=preprocessing).fit(X, y))
-    times["influence"], _ = timed(lambda: est.influence(Xq, yq))
-    times["loo"], _ = timed(lambda: est.leave_one_out(Xq, yq, method="newton"))
-    times["self"], _ = timed(lambda: est.self_influence())
-    times["fit_cpu"] = cpu_timed(lambda: InfluenceEstimator(clone(pipeline), preprocessing=preprocessing).fit(X, y))
+    wall, user, est = timed(lambda: InfluenceEstimator(clone(pipeline), preprocessing=preprocessing).fit(X, y))
+    times["fit"], times["fit_user"] = wall, user
+    for key, query in (
+        ("influence", lambda: est.influence(Xq, yq)),
+        ("loo", lambda: est.leave_one_out(Xq, yq, method="newton")),
+        ("self", lambda: est.self_influence()),
+    ):
+        times[key], times[f"{key}_user"], _ = timed(query)
     return times
 
 
@@ -119,8 +124,7 @@ def run(name, pipeline, X, y, Xq, yq, repeat):
             for key, value in measure(pipeline, X, y, Xq, yq, mode).items():
                 store.setdefault(key, []).append(value)
     med = {key: float(np.median(v)) for key, v in fixed.items()}, {key: float(np.median(v)) for key, v in refit.items()}
-    for key in ("fit", "fit_cpu"):  # the least disturbed run: robust to a neighbour's burst
-        med[0][f"{key}_min"], med[1][f"{key}_min"] = float(np.min(fixed[key])), float(np.min(refit[key]))
+    med[0]["fit_min"], med[1]["fit_min"] = float(np.min(fixed["fit"])), float(np.min(refit["fit"]))
     return name, float(np.median(base)), med[0], med[1]
 
 
@@ -180,22 +184,20 @@ def _run_all(args):
             name, base, fixed, refit = run(name, pipeline, X, y, Xq, yq, repeat)
         print(f"\n{header}")
         print(f"{name:<9} {'pipeline fit':<15} {base:>8.3f} {base:>8.3f} {'(baseline)':>11}")
-        labels = {
-            "fit": "fit",
-            "fit_min": "fit (min)",
-            "fit_cpu": "fit (CPU s)",
-            "fit_cpu_min": "fit (CPU, min)",
-            "influence": "influence",
-            "loo": "LOO newton",
-            "self": "self_influence",
-        }
+        labels = {"fit": "fit", "fit_min": "fit (min)", "influence": "influence", "loo": "LOO newton"}
+        labels["self"] = "self_influence"
         for key, label in labels.items():
             print(f"{name:<9} {label:<15} {fixed[key]:>8.3f} {refit[key]:>8.3f} {refit[key] / fixed[key]:>11.2f}")
+        for key in ("fit", "influence", "loo", "self"):
+            label = f"{labels[key]} (user)"
+            ratio = refit[f"{key}_user"] / max(fixed[f"{key}_user"], 1e-9)
+            print(f"{name:<9} {label:<22} {fixed[f'{key}_user']:>8.3f} {refit[f'{key}_user']:>8.3f} {ratio:>4.2f}")
         overhead_fixed, overhead_refit = fixed["fit"] - base, refit["fit"] - base
         print(f"{name:<9} {'fit - pipeline':<15} {overhead_fixed:>8.3f} {overhead_refit:>8.3f}")
-        quantities = ("fit", "influence", "loo", "self")
-        total_fixed, total_refit = sum(fixed[key] for key in quantities), sum(refit[key] for key in quantities)
-        print(f"{name:<9} {'all four':<15} {total_fixed:>8.3f} {total_refit:>8.3f} {total_refit / total_fixed:>11.2f}")
+        for suffix, label in (("", "all four"), ("_user", "all four (user)")):
+            quantities = [f"{key}{suffix}" for key in ("fit", "influence", "loo", "self")]
+            total_fixed, total_refit = sum(fixed[key] for key in quantities), sum(refit[key] for key in quantities)
+            print(f"{name:<9} {label:<15} {total_fixed:>8.3f} {total_refit:>8.3f} {total_refit / total_fixed:>11.2f}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 import numpy as np
 from scipy.linalg import blas
 
-from ._propagation import Propagation, as_slice, runs
+from ._propagation import Propagation, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
 
 
@@ -87,11 +87,23 @@ class StatisticsChannel:
     def __init__(self, node, X, objective, design, residuals, curvature, weights, solver):
         self.node = node
         self.n_stats = m = node.n_stats
-        n, k_out, n_col = design.n_samples, objective.n_outputs, objective.n_columns
+        n = design.n_samples
         self.stored_psi, self.stored_delta = np.empty((n, m), order="F"), np.empty((n, m), order="F")
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
-        coef = objective.input_coef
+        cross = self._cross(J, objective, design, residuals, curvature, weights)
+        self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
+        self.solved_public = objective.to_public(self.solved)
+        self._design, self._own = design, None  # the estimator holds the design anyway
+
+    def _cross(self, J, objective, design, residuals, curvature, weights):
+        """``C = ∂²O/∂θ∂φ`` of shape (n_outputs, n_columns, n_stats) (module docstring), in one pass over the rows.
+
+        On the way, ``Θ ∂x̃_j/∂φ`` meets ``ψ_j`` and ``Δ_j`` (the removed row's own prediction
+        moving with the statistics: ``own_psi``, ``q_delta`` before their ``x̃_jᵀG`` terms).
+        """
+        n, m = design.n_samples, self.n_stats
+        k_out, n_col, coef = objective.n_outputs, objective.n_columns, objective.input_coef
         cross = np.zeros((k_out, n_col, m))
         scaled = (weights[:, None] * residuals).T  # s_j r_j, (K, n)
         for cols, stats, vals in J.parts:
@@ -100,58 +112,52 @@ class StatisticsChannel:
             np.add.at(cross, (slice(None), cols, stats), product)
         # Parts equal on every row (a scaler's center after an imputer) move every row's prediction
         # alike: Θ ∂x̃_j/∂φ is one (K, m) matrix, and their share of C is X̃ᵀ(s A) times it
-        row_parts = [part for part in J.parts if part[2].strides[0] != 0]
         common = np.zeros((k_out, m))
         for cols, stats, vals in (part for part in J.parts if part[2].strides[0] == 0):
             np.add.at(common, (slice(None), stats), vals[0] * coef[:, cols])
         folded = self.fold(common)
         self._moved_psi, self._moved_delta = self.stored_psi @ folded.T, self.stored_delta @ folded.T
-        if common.any():
+        by_curvature = curvature.reshape(n, -1) if common.any() else np.zeros((n, 0))  # s_j A_j, flattened
+        # the per-row parts' terms a block of rows at a time, statistic-major as the terms are stored, with
+        # X̃ᵀ(s A) in the same products: no n-sized temporaries, one pass over X̃
+        row_parts = [part for part in J.parts if part[2].strides[0] != 0]
+        reached = np.unique(np.concatenate([stats for _, stats, _ in row_parts])) if row_parts else np.empty(0, int)
+        J_rows = Jacobian.from_parts(row_parts, n, m)
+        width = k_out * reached.size
+        pulled_sums = np.zeros((by_curvature.shape[1], n_col))
+        for rows in row_blocks(n, k_out * m + by_curvature.shape[1], 2**19) if width + by_curvature.shape[1] else []:
+            moved = J_rows.moved_by_statistic(coef, rows)  # Θ ∂x̃_j/∂φ, (m, K, r)
+            pulled = np.empty((width + by_curvature.shape[1], moved.shape[2]))  # (·, r): X̃ᵀ reads its transpose
             if objective.separable:
-                cross += design.tdot(curvature[:, None])[0][None, :, None] * common[:, None, :]
-            else:  # Σ_j A_j[k, l] x̃_j, then times common[l]
-                pulled = design.tdot(curvature.reshape(n, k_out * k_out)).reshape(k_out, k_out, n_col)
-                cross += np.einsum("kln,lm->knm", pulled, common)
-        # the per-row parts' (n, K, m') terms a block of rows at a time, over the m' statistics they reach:
-        # no n-sized temporaries; the Θ ∂x̃_j/∂φ terms of own_psi and q_delta in the pass that builds C
-        reached = np.unique(np.concatenate([stats for _, stats, _ in row_parts])) if row_parts else []
-        if len(reached):
-            compact = np.full(m, -1)
-            compact[reached] = np.arange(reached.size)
-            J_rows = Jacobian.from_parts([(c, compact[k], v) for c, k, v in row_parts], n, reached.size)
-            for rows in row_blocks(n, k_out * reached.size, 2**19):
-                moved = J_rows.moved(coef, rows)  # Θ ∂x̃_j/∂φ over the reached statistics
-                if objective.separable:
-                    pulled = curvature[rows, None, None] * moved
-                else:
-                    pulled = np.einsum("jkl,jlm->jkm", curvature[rows], moved)
-                product = design.take(rows).tdot(pulled.reshape(-1, k_out * reached.size))
-                cross[:, :, reached] += product.reshape(k_out, reached.size, n_col).transpose(0, 2, 1)
+                np.multiply(moved[reached], curvature[rows], out=pulled[:width].reshape(reached.size, k_out, -1))
+            else:
+                pulled[:width] = np.einsum("jkl,mlj->mkj", curvature[rows], moved[reached]).reshape(width, -1)
+            pulled[width:] = by_curvature[rows].T
+            product = design.take(rows).tdot(pulled.T)
+            cross[:, :, reached] += product[:width].reshape(reached.size, k_out, n_col).transpose(1, 2, 0)
+            pulled_sums += product[width:]
+            if width:
                 by_psi, by_delta = self._row_dots(moved, reached, rows)
                 self._moved_psi[rows] += by_psi
                 self._moved_delta[rows] += by_delta
-        self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
-        self.solved_public = objective.to_public(self.solved)
-        self._design, self._own = design, None  # the estimator holds the design anyway
+        if common.any() and objective.separable:  # X̃ᵀ(s A) times common
+            cross += pulled_sums[0][None, :, None] * common[:, None, :]
+        elif common.any():  # Σ_j A_j[k, l] x̃_j, then times common[l]
+            cross += np.einsum("kln,lm->knm", pulled_sums.reshape(k_out, k_out, n_col), common)
+        return cross
 
     def _row_dots(self, moved, stats, rows):
-        """``Σ_s moved[j, k, s] · total[j, stats[s]]`` of ``ψ`` and of ``Δ`` for the training rows ``rows`` (a slice).
+        """``Σ_s moved[s, k, j] · total[j, s]`` of ``ψ`` and of ``Δ`` for the training rows ``rows`` (a slice).
 
+        ``moved``: statistic-major (n_stats, K, r), non-zero on the statistics ``stats`` only.
         Two arrays of shape (r, K). ``total = stored · M`` is never formed: ``moved`` is carried
-        back through ``M`` (``_propagation``) and meets the stored terms, over runs of
-        statistics (views, no copies).
+        back through ``M`` (``_propagation``, in place) and meets the stored terms column by
+        column, over runs of statistics (views, no copies).
         """
         if not self.propagation.identity:
-            back = np.zeros(moved.shape[:2] + (self.n_stats,))
-            for run, at in runs(stats):
-                back[:, :, run] = moved[:, :, at]
-            moved, stats = self.propagation.fold(back), self.propagation.reached(stats)
-            positions = stats
-        else:
-            positions = np.arange(len(stats))
-        pieces = [(run, positions[at]) for run, at in runs(stats)]
+            moved, stats = self.propagation.left(moved), self.propagation.reached(stats)
         return [
-            sum(np.einsum("jkm,jm->jk", moved[:, :, as_slice(at)], stored[rows, run]) for run, at in pieces)
+            sum(np.einsum("mkj,mj->jk", moved[run], stored[rows, run].T) for run, _ in runs(stats))
             for stored in (self.stored_psi, self.stored_delta)
         ]
 

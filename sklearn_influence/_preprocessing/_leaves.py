@@ -293,7 +293,7 @@ class StandardScalerLeaf(AffineLeaf):
         c, s = self.center_cols, self.scale_cols
         n_center = c.size
         S = np.full(d, float(n)) if missing is None else (n - missing.sum(axis=0)).astype(float)
-        blocks = row_blocks(n, d)
+        blocks = row_blocks(n, d, 2**18)  # the terms are column-major: longer runs per column
         fitted = self._fitted_moments(S)
         if fitted is not None:  # the transformer's own mean and variance, fitted on these rows
             mean, var = fitted

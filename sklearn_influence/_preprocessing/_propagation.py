@@ -65,6 +65,14 @@ class Propagation:
             flat[:, sources] += sum(flat[:, targets] @ transfer.T for targets, transfer in pieces)
         return flat.reshape(W.shape)
 
+    def left(self, B):
+        """``M B`` along the first axis of ``B`` (n_stats, ...), in place when ``B`` is contiguous: :meth:`fold`
+        for statistic-major arrays (``(M B)ᵀ = Bᵀ Mᵀ``)."""
+        flat = B.reshape(B.shape[0], -1)
+        for sources, pieces in reversed(self._pieces):
+            flat[sources] += sum(transfer @ flat[targets] for targets, transfer in pieces)
+        return flat.reshape(B.shape)
+
     def reached(self, stats):
         """The statistics on which ``W Mᵀ`` can be non-zero when ``W`` is non-zero on ``stats`` only."""
         out = set(np.asarray(stats).tolist())

@@ -125,6 +125,25 @@ class Jacobian:
         out[:, :, ~written] = 0.0
         return out
 
+    def moved_by_statistic(self, coef, rows):
+        """``Θ ∂x̃_j/∂φ`` laid out statistic-major, shape (n_stats, n_outputs, r), over the rows ``rows`` (a slice).
+
+        :meth:`moved` transposed: each statistic's values over the rows are contiguous, as in
+        column-major (n, n_stats) terms.
+        """
+        k_out = coef.shape[0]
+        r = len(range(*rows.indices(self.n_rows)))
+        out = np.zeros((self.n_stats, k_out, r))
+        for cols, stats, vals in self.parts:
+            unique = np.unique(stats).size == stats.size
+            for k in range(k_out):
+                by_entry = (vals[rows] * coef[k, cols]).T  # (entries, r)
+                if unique:
+                    out[stats, k, :] += by_entry
+                else:
+                    np.add.at(out[:, k, :], stats, by_entry)
+        return out
+
 
 class Elementwise:
     """Input Jacobian where output column ``o`` depends on input column ``src[o]`` only (``-1``: none)."""
