@@ -419,3 +419,32 @@ def test_statistics_of_a_restandardised_column_do_not_move(mixed):
     assert np.abs(psi[:, -4:]).max() < 1e-12 * np.abs(psi[:, :6]).max()
     assert np.abs(delta[:, -4:]).max() < 1e-2 * np.abs(delta[:, :6]).max()
     assert np.abs(psi[:, 2:6]).max() > 1e-3  # the first scaler's statistics do move
+
+
+def test_refit_answers_do_not_depend_on_the_chunks(mixed):
+    """The statistics channel's products are taken a block of rows at a time under a small ``working_memory``
+    (a block of the column-major terms is copied, the gemm writes into C- and Fortran-ordered results):
+    the answers are those of one block."""
+    from sklearn import config_context
+
+    X, y, _, _ = mixed
+    pipe = make_pipeline(_prefix(StandardScaler()), Ridge(alpha=1.0))
+    queries, rows = X.iloc[:5], np.r_[np.arange(0, 40), np.arange(50, N, 3)]
+
+    def answers():
+        est = InfluenceEstimator(pipe, preprocessing="refit").fit(X, y)
+        return [
+            est.influence(queries, y[:5]),
+            est.influence(queries, y[:5], indices=rows),
+            est.leave_one_out(queries, y[:5], method="newton"),
+            est.leave_one_out(queries, y[:5], method="newton", indices=rows),
+            est.leave_one_out(queries, y[:5], method="influence", indices=rows),
+            est.self_influence(),
+            est.leave_one_out_params(method="newton"),
+        ]
+
+    whole = answers()
+    with config_context(working_memory=0.002):  # a few rows per block
+        chunked = answers()
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-14)

@@ -172,7 +172,7 @@ class StatisticsChannel:
         a product and an addition.
         """
         stored = self.stored_psi if stored is None else stored
-        terms = stored[rows]
+        terms = np.asfortranarray(stored[rows])  # a view for all rows; a block of rows is copied, in the caches
         folded = np.asarray(folded, dtype=np.float64)
         gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
         if target.dtype != np.float64 or target.size == 0:

@@ -128,15 +128,18 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         if method not in _METHODS:
             raise ValueError(f"method must be one of {_METHODS}; got method={method!r}.")
 
-    def _chunks(self, rows, floats_per_row):
+    def _chunks(self, rows, floats_per_row, max_floats=None):
         """Yield (positions in the result, training rows) chunk by chunk.
 
         The rows are a slice when they are contiguous, so that dense ``X`` is read in
-        place rather than copied by fancy indexing.
+        place rather than copied by fancy indexing. ``max_floats``: a cap on the chunk's
+        ``floats_per_row × rows`` below ``working_memory``, for callers whose temporaries are
+        many and short-lived (then they stay in the caches and the allocator reuses them).
         """
         width = floats_per_row + self._design.n_columns
         contiguous = rows.size > 0 and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1)
-        chunks = list(row_chunks(len(rows), 8 * width))
+        max_rows = None if max_floats is None else max(1, max_floats // max(floats_per_row, 1))
+        chunks = list(row_chunks(len(rows), 8 * width, max_rows))
         for chunk in progress(chunks, total=len(chunks), description="training rows", verbose=self.verbose):
             if contiguous:
                 yield chunk, slice(rows[0] + chunk.start, rows[0] + chunk.stop)
@@ -576,7 +579,9 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             moved_query = [self._channel.fold(channel[0][:, k, :]) for k in range(k_out)]
         out = np.empty((1 if query.measure.functional else n_queries, len(rows)))
         stationary_shift = self._stationary_shift()
-        for chunk, chunk_rows in self._chunks(rows, 2 * query_solves.shape[0] * k_out):
+        # chunks of about 2 MiB per query-row temporary: the several (queries × chunk) temporaries of the
+        # measure are then reused by the allocator, where result-sized ones cost a page fault per page
+        for chunk, chunk_rows in self._chunks(rows, 2 * query_solves.shape[0] * k_out, max_floats=2**19):
             coef = self._newton_coefficients(chunk_rows, stationary_shift)
             products = self._design.take(chunk_rows).dot(query_solves)
             if objective.separable:
