@@ -431,7 +431,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         k_out = self._objective.n_outputs
         probes = None if n_probes is None else self._probe_solutions(n_probes, random_state)
         floats = 2 * (k_out * self._design.n_columns if probes is None else probes.shape[0])
-        for chunk, chunk_rows in self._chunks(rows, floats):
+        for chunk, chunk_rows in self._chunks(rows, floats, max_floats=2**19):  # temporaries reused, in the caches
             design = self._design.take(chunk_rows)
             if probes is None:
                 quad = self._solver.quadratic_forms(design)
