@@ -448,3 +448,65 @@ def test_refit_answers_do_not_depend_on_the_chunks(mixed):
         chunked = answers()
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-14)
+
+
+def _basis_of(terms):
+    from sklearn_influence._preprocessing._basis import AffineBasis, probes
+
+    probe = probes(terms.shape[0])
+    return AffineBasis(terms.T @ probe, probe.sum(axis=0))
+
+
+def test_affine_basis_finds_exact_relations_and_keeps_the_rest():
+    """Columns proportional to, or affine in, another; constant and zero columns: the basis drops them and
+    ``E T`` rebuilds every column; independent columns (and a column off a relation in one row by 1e-7 of
+    its size) are kept."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    base = rng.standard_normal((n, 3))
+    near = 2.0 * base[:, 2] + 0.5
+    near[17] += 1e-7 * np.abs(near).max()
+    terms = np.asfortranarray(
+        np.column_stack(
+            [
+                base[:, 0],
+                3.0 * base[:, 0],
+                base[:, 1],
+                -0.25 * base[:, 1] + 1.0,
+                np.zeros(n),
+                np.full(n, 2.5),
+                base[:, 2],
+                near,
+            ]
+        )
+    )
+    basis = _basis_of(terms)
+    kept = set(basis.kept.tolist())
+    assert {0, 2, 6, 7} <= kept or {1, 2, 6, 7} <= kept  # the near-relation is not taken for one
+    assert 4 not in kept and 5 not in kept and len(kept) == 4
+    assert basis.intercept
+    rebuilt = basis.columns(terms) @ basis.transform
+    np.testing.assert_allclose(rebuilt, terms, rtol=0, atol=1e-13 * np.abs(terms).max())
+    independent = np.asfortranarray(rng.standard_normal((n, 5)))
+    assert not _basis_of(independent).saves
+
+
+def test_affine_basis_is_a_view_when_the_kept_columns_are_a_run():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 500))
+    terms = np.asfortranarray(np.column_stack([2 * a, a, b, -b]))  # classes {0, 1} and {2, 3}: keep 1, 2
+    basis = _basis_of(terms)
+    columns = basis.columns(terms)
+    assert np.shares_memory(columns, terms) and not basis.intercept
+    np.testing.assert_allclose(columns @ basis.transform, terms, rtol=1e-13)
+
+
+def test_influence_through_the_basis_equals_the_full_product(mixed):
+    """The refit pipeline's influence read through the affine basis (fewer columns) equals the product
+    with every statistic's terms."""
+    X, y, _, _ = mixed
+    est = InfluenceEstimator(make_pipeline(_prefix(StandardScaler()), Ridge()), preprocessing="refit").fit(X, y)
+    assert est._channel._psi_basis is not None  # fill values and the scaler's means are proportional
+    reduced = est.influence(X.iloc[:4], y[:4])
+    est._channel._psi_basis = None
+    np.testing.assert_allclose(reduced, est.influence(X.iloc[:4], y[:4]), rtol=1e-9, atol=1e-12)

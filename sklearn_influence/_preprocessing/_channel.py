@@ -40,6 +40,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 import numpy as np
 from scipy.linalg import blas
 
+from ._basis import AffineBasis, probes
 from ._propagation import Propagation, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
 
@@ -91,6 +92,9 @@ class StatisticsChannel:
         self.stored_psi, self.stored_delta = np.empty((n, m), order="F"), np.empty((n, m), order="F")
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
+        probe = probes(n)
+        basis = AffineBasis(self.stored_psi.T @ probe, probe.sum(axis=0))
+        self._psi_basis = (basis.columns(self.stored_psi), basis.transform) if basis.saves else None  # ``_basis``
         cross = self._cross(J, objective, design, residuals, curvature, weights)
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
@@ -171,9 +175,11 @@ class StatisticsChannel:
         One BLAS ``gemm`` into ``target`` when it is a C- or Fortran-ordered float64 array, else
         a product and an addition.
         """
+        folded = np.asarray(folded, dtype=np.float64)
+        if stored is None and self._psi_basis is not None:  # ψ = E T: fewer columns (``_basis``)
+            stored, folded = self._psi_basis[0], folded @ self._psi_basis[1].T
         stored = self.stored_psi if stored is None else stored
         terms = np.asfortranarray(stored[rows])  # a view for all rows; a block of rows is copied, in the caches
-        folded = np.asarray(folded, dtype=np.float64)
         gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
         if target.dtype != np.float64 or target.size == 0:
             target += (alpha * folded @ terms.T).astype(target.dtype, copy=False)

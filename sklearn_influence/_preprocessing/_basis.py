@@ -1,0 +1,162 @@
+"""Fewer columns for the products with the statistics' terms: the exact affine relations among them.
+
+The terms of different statistics are often affine functions of one another, row by row.
+A mean imputer's fill value and the mean the scaler after it computes are equal, so their
+``ψ`` columns are proportional; a scaler's center and scale of a 0/1 indicator column are
+both affine in the indicator, so their terms are proportional too; an order statistic's
+``ψ`` is 0. A product ``W ψ_iᵀ`` over all ``m`` columns then equals one over the ``k``
+kept columns (and a column of ones when an intercept is needed),
+
+.. math::
+    ψ = E\\, T, \\qquad E = [ψ_{:, \\text{kept}} \\;\\; (1)], \\qquad W ψ_i^\\top = (W T^\\top) E_i^\\top,
+
+with each dropped column ``s = a ψ_t + b`` for its class's kept ``t``. When the kept
+columns can be chosen as one run of consecutive statistics and no intercept is needed,
+``E`` is a view of the terms, not a copy.
+
+The relations are found from projections of the terms, ``P = ψᵀ [1, g_1, g_2, g_3]`` with
+``g`` uniform random (read while the terms are in the caches for another product), as in
+Freivalds' check: a column off a relation by ``ρ`` (relative to its size) passes the test,
+a residual within ``τ = 1e-11`` of the projections' size, only if three independent random
+projections of its residual all fall below ``τ``: with probability about ``(τ/ρ)³``,
+``1e-9`` for ``ρ = 1e-8``; columns closer than that change no answer in its eighth digit.
+"""
+
+import numpy as np
+
+#: Relative residual of the projections under which a column is taken as affine in another.
+RELATION_TOLERANCE = 1e-11
+
+
+def probes(n_rows, random_state=0):
+    """``[1, g_1, g_2, g_3]`` of shape (n_rows, 4), ``g`` uniform on (−½, ½) (seeded: ``fit`` is deterministic)."""
+    out = np.empty((n_rows, 4))
+    out[:, 0] = 1.0
+    out[:, 1:] = np.random.default_rng(random_state).random((n_rows, 3)) - 0.5
+    return out
+
+
+class AffineBasis:
+    """``ψ = E T`` from the projections ``P = ψᵀ probes`` (module docstring).
+
+    Parameters
+    ----------
+    projections : ndarray of shape (n_stats, 4)
+    probe_sums : ndarray of shape (4,)
+        ``1ᵀ probes``: the projections of a column of ones.
+
+    Attributes
+    ----------
+    kept : ndarray of int
+        The statistics whose columns ``E`` holds, in order.
+    intercept : bool
+        Whether ``E`` ends with a column of ones.
+    transform : ndarray of shape (n_kept + intercept, n_stats)
+        ``T``.
+    """
+
+    def __init__(self, projections, probe_sums):
+        m = projections.shape[0]
+        slope, intercept, related = _relations(projections, probe_sums)
+        zero = np.linalg.norm(projections, axis=1) == 0.0  # an order statistic's ψ: nothing to read
+        constant = related[:, m] & ~zero  # a multiple of the ones column
+        classes = _classes(related[:, :m] & related[:, :m].T, ~zero & ~constant)
+        kept = _representatives(classes, related[:, :m])
+        transform = np.zeros((kept.size + 1, m))
+        transform[np.arange(kept.size), kept] = 1.0
+        for s in np.flatnonzero(~zero & ~np.isin(np.arange(m), kept)):
+            if constant[s]:  # proportional to the ones column
+                transform[-1, s] = slope[s, m]
+                continue
+            t = kept[classes[kept] == classes[s]][0]
+            transform[np.flatnonzero(kept == t)[0], s] = slope[s, t]
+            transform[-1, s] = intercept[s, t]
+        self.kept = kept
+        self.intercept = bool(np.any(transform[-1] != 0.0))
+        self.transform = transform if self.intercept else transform[:-1]
+
+    @property
+    def saves(self):
+        """Whether ``E`` has fewer columns than the terms."""
+        return self.transform.shape[0] < self.transform.shape[1]
+
+    def columns(self, terms):
+        """``E`` of shape (n_samples, n_kept + intercept), column-major: a view of ``terms`` when it can be."""
+        kept = self.kept
+        if not self.intercept and kept.size and np.array_equal(kept, np.arange(kept[0], kept[0] + kept.size)):
+            return terms[:, kept[0] : kept[0] + kept.size]
+        out = np.empty((terms.shape[0], kept.size + self.intercept), order="F")
+        for position, s in enumerate(kept):
+            out[:, position] = terms[:, s]
+        if self.intercept:
+            out[:, -1] = 1.0
+        return out
+
+
+def _relations(projections, probe_sums):
+    """``(slope, intercept, related)``, each (m, m + 1): ``P_s ≈ slope·P_t + intercept·1`` for column ``t`` (the
+    last: the ones column itself), and whether that holds to :data:`RELATION_TOLERANCE`. A proportional fit
+    (no intercept) is taken when it is as good."""
+    m = projections.shape[0]
+    bases = np.vstack([projections, probe_sums])  # (m + 1, 4)
+    sizes = np.linalg.norm(projections, axis=1)
+    tolerance = RELATION_TOLERANCE * sizes[:, None]
+    bb = np.einsum("tj,tj->t", bases, bases)
+    sb = projections @ bases.T  # (m, m + 1): P_s · P_t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        proportional = np.where(bb > 0, sb / bb, 0.0)
+        residual = np.linalg.norm(projections[:, None, :] - proportional[:, :, None] * bases[None], axis=2)
+        # with an intercept: least squares on [P_t, 1] (normal equations, 2 × 2)
+        bo, oo = bases @ probe_sums, probe_sums @ probe_sums
+        so = projections @ probe_sums
+        determinant = bb * oo - bo**2
+        usable = determinant > 1e-12 * bb * oo
+        slope = np.where(usable, (sb * oo - so[:, None] * bo) / determinant, 0.0)
+        intercept = np.where(usable, (bb * so[:, None] - bo * sb) / determinant, 0.0)
+    affine = np.linalg.norm(
+        projections[:, None, :] - slope[:, :, None] * bases[None] - intercept[:, :, None] * probe_sums, axis=2
+    )
+    affine[:, :m][:, ~usable[:m]] = np.inf
+    use_proportional = residual <= tolerance
+    slope = np.where(use_proportional, proportional, slope)
+    intercept = np.where(use_proportional, 0.0, intercept)
+    related = use_proportional | (affine <= tolerance)
+    np.fill_diagonal(related[:, :m], False)
+    return slope, intercept, related
+
+
+def _classes(mutual, active):
+    """Class label of each statistic (``-1`` where not ``active``): connected by mutual relations."""
+    m = mutual.shape[0]
+    label = np.where(active, np.arange(m), -1)
+    changed = True
+    while changed:  # propagate the smallest label along the relations (m is small)
+        linked = np.where(mutual & active[None, :], label[None, :], m)
+        smallest = np.minimum(label, linked.min(axis=1, initial=m))
+        changed = bool(np.any(smallest[active] != label[active]))
+        label[active] = smallest[active]
+    return label
+
+
+def _representatives(classes, related):
+    """One kept statistic per class, every member directly related to it; one run of consecutive
+    statistics when there is one (then ``E`` is a view), else the first member of each class."""
+    labels = np.unique(classes[classes >= 0])
+    k = labels.size
+    for start in range(classes.size - k + 1):
+        window = np.arange(start, start + k)
+        if np.array_equal(np.sort(classes[window]), labels) and _covers(classes, related, window):
+            return window
+    first = np.array([np.flatnonzero(classes == label)[0] for label in labels], dtype=np.intp)
+    if _covers(classes, related, first):
+        return first
+    return np.flatnonzero(classes >= 0)  # relations not transitive at this tolerance: keep every column
+
+
+def _covers(classes, related, kept):
+    """Whether every member of a class is directly related to the class's kept statistic."""
+    for t in kept:
+        members = np.flatnonzero((classes == classes[t]) & (np.arange(classes.size) != t))
+        if not np.all(related[members, t]):
+            return False
+    return True
