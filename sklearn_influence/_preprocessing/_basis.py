@@ -8,11 +8,11 @@ both affine in the indicator, so their terms are proportional too; an order stat
 kept columns (and a column of ones when an intercept is needed),
 
 .. math::
-    ψ = E\\, T, \\qquad E = [ψ_{:, \\text{kept}} \\;\\; (1)], \\qquad W ψ_i^\\top = (W T^\\top) E_i^\\top,
+    ψ = E\\, T + 1\\, b^\\top, \\qquad E = ψ_{:, \\text{kept}}, \\qquad W ψ_i^\\top = (W T^\\top) E_i^\\top + W b,
 
-with each dropped column ``s = a ψ_t + b`` for its class's kept ``t``. When the kept
-columns can be chosen as one run of consecutive statistics and no intercept is needed,
-``E`` is a view of the terms, not a copy.
+with each dropped column ``s = a ψ_t + b`` for its class's kept ``t``; the intercepts ``b``
+(the ones column) are added as one constant per row of ``W``. When the kept columns can be
+chosen as one run of consecutive statistics, ``E`` is a view of the terms, not a copy.
 
 The relations are found from projections of the terms, ``P = ψᵀ [1, g_1, g_2, g_3]`` with
 ``g`` uniform random (read while the terms are in the caches for another product), as in
@@ -30,7 +30,7 @@ RELATION_TOLERANCE = 1e-11
 
 def probes(n_rows, random_state=0):
     """``[1, g_1, g_2, g_3]`` of shape (n_rows, 4), ``g`` uniform on (−½, ½) (seeded: ``fit`` is deterministic)."""
-    out = np.empty((n_rows, 4))
+    out = np.empty((n_rows, 4), order="F")  # its transpose meets the column-major terms in one BLAS product
     out[:, 0] = 1.0
     out[:, 1:] = np.random.default_rng(random_state).random((n_rows, 3)) - 0.5
     return out
@@ -49,10 +49,10 @@ class AffineBasis:
     ----------
     kept : ndarray of int
         The statistics whose columns ``E`` holds, in order.
-    intercept : bool
-        Whether ``E`` ends with a column of ones.
-    transform : ndarray of shape (n_kept + intercept, n_stats)
+    transform : ndarray of shape (n_kept, n_stats)
         ``T``.
+    offsets : ndarray of shape (n_stats,)
+        ``b``.
     """
 
     def __init__(self, projections, probe_sums):
@@ -71,25 +71,21 @@ class AffineBasis:
             t = kept[classes[kept] == classes[s]][0]
             transform[np.flatnonzero(kept == t)[0], s] = slope[s, t]
             transform[-1, s] = intercept[s, t]
-        self.kept = kept
-        self.intercept = bool(np.any(transform[-1] != 0.0))
-        self.transform = transform if self.intercept else transform[:-1]
+        self.kept, self.transform, self.offsets = kept, transform[:-1], transform[-1]
 
     @property
     def saves(self):
         """Whether ``E`` has fewer columns than the terms."""
-        return self.transform.shape[0] < self.transform.shape[1]
+        return self.kept.size < self.transform.shape[1]
 
     def columns(self, terms):
-        """``E`` of shape (n_samples, n_kept + intercept), column-major: a view of ``terms`` when it can be."""
+        """``E`` of shape (n_samples, n_kept), column-major: a view of ``terms`` when the kept columns are a run."""
         kept = self.kept
-        if not self.intercept and kept.size and np.array_equal(kept, np.arange(kept[0], kept[0] + kept.size)):
+        if kept.size and np.array_equal(kept, np.arange(kept[0], kept[0] + kept.size)):
             return terms[:, kept[0] : kept[0] + kept.size]
-        out = np.empty((terms.shape[0], kept.size + self.intercept), order="F")
+        out = np.empty((terms.shape[0], kept.size), order="F")
         for position, s in enumerate(kept):
             out[:, position] = terms[:, s]
-        if self.intercept:
-            out[:, -1] = 1.0
         return out
 
 

@@ -93,8 +93,10 @@ class StatisticsChannel:
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
         probe = probes(n)
-        basis = AffineBasis(self.stored_psi.T @ probe, probe.sum(axis=0))
-        self._psi_basis = (basis.columns(self.stored_psi), basis.transform) if basis.saves else None  # ``_basis``
+        self._bases = {}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns for the products (``_basis``)
+        for which, stored in (("psi", self.stored_psi), ("delta", self.stored_delta)):
+            basis = AffineBasis((probe.T @ stored).T, probe.sum(axis=0))
+            self._bases[which] = (basis.columns(stored), basis.transform, basis.offsets) if basis.saves else None
         cross = self._cross(J, objective, design, residuals, curvature, weights)
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
@@ -119,8 +121,8 @@ class StatisticsChannel:
         common = np.zeros((k_out, m))
         for cols, stats, vals in (part for part in J.parts if part[2].strides[0] == 0):
             np.add.at(common, (slice(None), stats), vals[0] * coef[:, cols])
-        folded = self.fold(common)
-        self._moved_psi, self._moved_delta = self.stored_psi @ folded.T, self.stored_delta @ folded.T
+        folded = self.fold(common).T
+        self._moved_psi, self._moved_delta = self.stored_psi @ folded, self.stored_delta @ folded
         by_curvature = curvature.reshape(n, -1) if common.any() else np.zeros((n, 0))  # s_j A_j, flattened
         # the per-row parts' terms a block of rows at a time, statistic-major as the terms are stored, with
         # X̃ᵀ(s A) in the same products: no n-sized temporaries, one pass over X̃
@@ -169,16 +171,21 @@ class StatisticsChannel:
         """``W Mᵀ`` for ``W`` of shape (r, n_stats): ``W ψ_iᵀ = (W Mᵀ) ψ_{stored,i}ᵀ`` (``_propagation``)."""
         return W if self.propagation.identity else self.propagation.fold(np.array(W, dtype=float))
 
-    def accumulate(self, target, folded, rows, alpha=1.0, stored=None):
-        """``target += alpha · folded · stored[rows]ᵀ`` (``folded`` from :meth:`fold`; ``stored``: ``stored_psi``).
+    def accumulate(self, target, folded, rows, alpha=1.0, which="psi"):
+        """``target += alpha · folded · stored[rows]ᵀ`` for the stored ``ψ`` (``which="psi"``) or ``Δ`` (``"delta"``).
+
+        ``folded`` from :meth:`fold`. The product reads the terms through their affine basis
+        (``_basis``) when it has fewer columns.
 
         One BLAS ``gemm`` into ``target`` when it is a C- or Fortran-ordered float64 array, else
         a product and an addition.
         """
         folded = np.asarray(folded, dtype=np.float64)
-        if stored is None and self._psi_basis is not None:  # ψ = E T: fewer columns (``_basis``)
-            stored, folded = self._psi_basis[0], folded @ self._psi_basis[1].T
-        stored = self.stored_psi if stored is None else stored
+        stored = self.stored_psi if which == "psi" else self.stored_delta
+        offsets = None
+        if self._bases[which] is not None:  # ψ = E T + 1bᵀ: fewer columns
+            stored, transform, offsets = self._bases[which]
+            folded, offsets = folded @ transform.T, folded @ offsets
         terms = np.asfortranarray(stored[rows])  # a view for all rows; a block of rows is copied, in the caches
         gemm = blas.get_blas_funcs("gemm", dtype=np.float64)
         if target.dtype != np.float64 or target.size == 0:
@@ -189,6 +196,8 @@ class StatisticsChannel:
             gemm(alpha, folded, terms, beta=1.0, c=target, trans_b=True, overwrite_c=True)
         else:
             target += (alpha * folded @ terms.T).astype(target.dtype, copy=False)
+        if offsets is not None and np.any(offsets):
+            target += (alpha * offsets)[:, None].astype(target.dtype, copy=False)
         return target
 
     @property

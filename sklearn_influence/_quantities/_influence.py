@@ -593,9 +593,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
                 shift = shift + self._penalty_shares[chunk_rows][None, :, None] * share_shift[:, None, :]
             if channel is not None:  # the statistics move by Δ_i: x̃_qᵀ(−G Δ_i) + Θ ∂x̃_q/∂φ Δ_i
                 for k in range(k_out):  # one BLAS product per output (an einsum here was 7× slower)
-                    self._channel.accumulate(
-                        shift[:, :, k], moved_query[k], chunk_rows, stored=self._channel.stored_delta
-                    )
+                    self._channel.accumulate(shift[:, :, k], moved_query[k], chunk_rows, which="delta")
             out[:, chunk] = query.measure.change(query.raw[:, None, :] + shift)
         return query.measure.finish(out)
 
