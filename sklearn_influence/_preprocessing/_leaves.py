@@ -563,12 +563,13 @@ class ImputerLeaf(_Leaf):
         return Sig(np.arange(self.n_stats), self.cols, sig) if listed else None
 
     def forward(self, U, need_input_jacobian=True, need_output=True):
-        V = self.transform(U) if need_output else None
         n = U.shape[0]
         if self.n_stats == 0 and not need_input_jacobian or not self.numeric_fill:
-            return V, Jacobian.empty(n, self.n_stats), None
+            return self.transform(U) if need_output else None, Jacobian.empty(n, self.n_stats), None
         x = numeric(U)
-        return (V, *self._jacobians(x, self._missing(U, x), need_input_jacobian))
+        missing = self._missing(U, x)
+        V = self._output(U, x, missing) if need_output else None
+        return (V, *self._jacobians(x, missing, need_input_jacobian))
 
     def _jacobians(self, x, missing, need_input_jacobian):
         """``∂z/∂φ`` (1 where the value is missing) and, when asked, ``∂z/∂x`` (1 where observed)."""
