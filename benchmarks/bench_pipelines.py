@@ -8,8 +8,7 @@ categorical: OneHotEncoder(handle_unknown="ignore")])`` followed by ``LogisticRe
 ``"refit"`` that is 60 statistics: 12 fill values, the means and scales of the 24 scaled
 columns (12 imputed, 12 indicators).
 
-``fit (CPU s)`` is the same fit in process CPU time (all threads), steadier when other jobs
-share the machine. Columns (seconds; median of ``--repeat`` runs, every column measured in the same run):
+Columns (seconds; median of ``--repeat`` runs, every column measured in the same run):
 
 * ``pipeline fit``: ``clone(pipeline).fit(X, y)`` alone — the baseline every ``fit`` below
   includes.
@@ -21,10 +20,15 @@ share the machine. Columns (seconds; median of ``--repeat`` runs, every column m
   ``"refit"`` it also takes the pass ``fit`` leaves to the first query that reads the removed
   rows' own terms (``x̃_jᵀG`` for every training row).
 * ``self_influence``: ``self_influence()`` (all n rows, exact).
-* the ``refit/fixed`` ratio of each (target: ≤ 1.3), ``fit − pipeline fit``, the
-  influence machinery's own share, and ``all four`` (fit and the three queries).
-  ``fit (min)`` and ``fit (CPU, min)`` are the fastest of the runs, the least disturbed
-  by other jobs.
+* the ``refit/fixed`` ratio of each (target: ≤ 1.3), ``fit − pipeline fit`` (the influence
+  machinery's own share), and ``all four`` (fit and the three queries). ``fit (min)`` is the
+  fastest of the runs, the least disturbed by other jobs.
+* ``(user)`` rows: the same in user CPU time (``getrusage``): the computation, without the
+  kernel's time. NumPy asks for transparent huge pages for large arrays; where the kernel
+  compacts memory to provide them (``/sys/kernel/mm/transparent_hugepage/defrag`` =
+  ``madvise``), a fresh array's page faults cost 0.05–0.8 s per few hundred MB from one run
+  to the next, which swamps wall-clock ratios. ``NUMPY_MADVISE_HUGEPAGE=0`` (an environment
+  variable NumPy reads at import) makes them steady: plain 4 KiB pages, the same cost every run.
 
 Usage: ``python benchmarks/bench_pipelines.py [--small] [--n N] [--repeat R] [--threads T] [--no-indicator]
 [--profile]``. ``--no-indicator`` drops ``add_indicator`` (36 statistics).
