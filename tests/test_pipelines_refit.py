@@ -451,7 +451,7 @@ def test_refit_answers_do_not_depend_on_the_chunks(mixed):
 
 
 def _basis_of(terms):
-    from sklearn_influence._preprocessing._basis import AffineBasis, probes
+    from sklearn_influence._preprocessing._affine_basis import AffineBasis, probes
 
     probe = probes(terms.shape[0])
     return AffineBasis(terms.T @ probe, probe.sum(axis=0))

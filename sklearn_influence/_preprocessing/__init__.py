@@ -8,8 +8,10 @@ derivative with respect to a row's weight, their exact change when a row is remo
 the Jacobians of the transformed features with respect to ``φ`` and to the raw columns
 (``_leaves``: scalers, imputers, encoders, stateless maps; ``_bases``: PCA and splines,
 which learn a basis; ``_terms``: the sparse representations they share); composes them
-through ``Pipeline``, ``ColumnTransformer`` and ``FeatureUnion`` (``_graph``); and turns
-them into the terms the influence quantities add (``_channel``).
+through ``Pipeline``, ``ColumnTransformer`` and ``FeatureUnion`` (``_graph``, with
+``_propagation``: how earlier steps' statistics move later ones, applied where the terms
+are read); and turns them into the terms the influence quantities add (``_channel``, with
+``_affine_basis``: the exact affine relations among the terms, so products read fewer columns).
 """
 
 from ._channel import StatisticsChannel

@@ -40,7 +40,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 import numpy as np
 from scipy.linalg import blas
 
-from ._basis import AffineBasis, probes
+from ._affine_basis import AffineBasis, probes
 from ._propagation import Propagation, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
 
@@ -93,7 +93,7 @@ class StatisticsChannel:
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
         probe = probes(n)
-        self._bases = {}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns for the products (``_basis``)
+        self._bases = {}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns for the products (``_affine_basis``)
         for which, stored in (("psi", self.stored_psi), ("delta", self.stored_delta)):
             basis = AffineBasis((probe.T @ stored).T, probe.sum(axis=0))
             self._bases[which] = (basis.columns(stored), basis.transform, basis.offsets) if basis.saves else None
@@ -175,7 +175,7 @@ class StatisticsChannel:
         """``target += alpha · folded · stored[rows]ᵀ`` for the stored ``ψ`` (``which="psi"``) or ``Δ`` (``"delta"``).
 
         ``folded`` from :meth:`fold`. The product reads the terms through their affine basis
-        (``_basis``) when it has fewer columns.
+        (``_affine_basis``) when it has fewer columns.
 
         One BLAS ``gemm`` into ``target`` when it is a C- or Fortran-ordered float64 array, else
         a product and an addition.
