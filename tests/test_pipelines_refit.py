@@ -378,6 +378,7 @@ def test_poisson_pipeline_newton_leave_one_out(mixed):
         {"strategy": "constant", "fill_value": 3.0, "add_indicator": True},
         {"missing_values": -1.0, "add_indicator": True},
         {"keep_empty_features": True, "add_indicator": True},
+        {"add_indicator": True, "dtype": np.float32},
     ],
 )
 def test_imputer_output_assembled_from_the_mask_equals_transform(params):
@@ -386,15 +387,19 @@ def test_imputer_output_assembled_from_the_mask_equals_transform(params):
     from sklearn_influence._preprocessing._leaves import ImputerLeaf
     from sklearn_influence._preprocessing._terms import numeric
 
+    params = dict(params)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 5))
     X[rng.random(X.shape) < 0.2] = params.get("missing_values", np.nan)
     X[:, 4] = params.get("missing_values", np.nan) if params.get("keep_empty_features") else X[:, 4]
+    X = X.astype(params.pop("dtype", np.float64))
     imputer = SimpleImputer(**params).fit(X)
     leaf = ImputerLeaf(imputer)
     x = numeric(X)
     assembled = leaf._output(X, x, leaf._missing(X, x))
-    np.testing.assert_array_equal(assembled, imputer.transform(X))
+    expected = imputer.transform(X)
+    assert assembled.dtype == expected.dtype
+    np.testing.assert_array_equal(assembled, expected)
 
 
 def test_statistics_of_a_restandardised_column_do_not_move(mixed):
@@ -412,13 +417,17 @@ def test_statistics_of_a_restandardised_column_do_not_move(mixed):
     W = np.random.default_rng(0).standard_normal((3, channel.n_stats))
     folded = channel.fold(W) @ channel.stored_psi.T
     folded_delta = channel.fold(W) @ channel.stored_delta.T
-    psi, delta = channel.psi, channel.delta  # the totals, formed in place
+    before = est.influence(X.iloc[:3], y[:3]), est.leave_one_out(X.iloc[:3], y[:3], method="newton")
+    psi, delta = channel.psi, channel.delta  # the totals, formed once (the stored terms stay as they are)
     np.testing.assert_allclose(folded, W @ psi.T, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(folded_delta, W @ delta.T, rtol=1e-12, atol=1e-14)
     # fill (2), first scaler's centers and scales (4), then the second scaler's (4)
     assert np.abs(psi[:, -4:]).max() < 1e-12 * np.abs(psi[:, :6]).max()
     assert np.abs(delta[:, -4:]).max() < 1e-2 * np.abs(delta[:, :6]).max()
     assert np.abs(psi[:, 2:6]).max() > 1e-3  # the first scaler's statistics do move
+    after = est.influence(X.iloc[:3], y[:3]), est.leave_one_out(X.iloc[:3], y[:3], method="newton")
+    for a, b in zip(before, after):  # reading the totals changes no later answer
+        np.testing.assert_array_equal(a, b)
 
 
 def test_refit_answers_do_not_depend_on_the_chunks(mixed):
@@ -514,3 +523,44 @@ def test_influence_and_newton_through_the_basis_equal_the_full_products(mixed):
     full = est.influence(*queries), est.leave_one_out(*queries, method="newton")
     for a, b in zip(reduced, full):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_branches_of_several_steps_without_statistics(mixed):
+    """A ColumnTransformer branch of two stateless steps (a constant imputer into a one-hot encoder, the
+    usual categorical branch) and a FeatureUnion of such steps: nothing of theirs moves; the answers are
+    the ones without those branches' steps being pipelines, and Newton leave-one-out matches refits."""
+    X, y, _, _ = mixed
+    X = X.copy()
+    X.loc[X.index[::7], "c"] = np.nan
+    categorical = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder())
+    union = FeatureUnion(
+        [("poly", PolynomialFeatures(2)), ("sine", FunctionTransformer(np.sin, feature_names_out="one-to-one"))]
+    )
+    prefix = make_column_transformer(
+        (make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), ["a", "b"]),
+        (categorical, ["c"]),
+        (make_pipeline(SimpleImputer(), union), ["a"]),
+    )
+    pipe = Pipeline([("prep", prefix), ("model", Ridge(alpha=1.0, solver="cholesky"))])
+    errors = _loo_errors(pipe, X, y, _squared_loss, np.arange(0, N, 5), np.arange(4))
+    assert errors["refit"] < 2e-2, errors
+    assert errors["refit"] < errors["fixed-vs-pipeline"] / 3, errors
+
+
+def test_affine_basis_size_is_the_random_projections_not_the_mean():
+    """A column with a large mean (its ones-projection Σψ is huge) off an exact relation in one row by 1e-6
+    of its size is kept: the tolerance is relative to the column's random projections. Tiny and huge
+    scales are handled (no underflow to "zero", no overflow)."""
+    rng = np.random.default_rng(5)
+    n = 200_000
+    a = 100.0 + rng.standard_normal(n)
+    b = 2.0 * a
+    b[17] += 1e-6 * np.abs(b).max()
+    assert _basis_of(np.asfortranarray(np.column_stack([a, b]))).kept.tolist() == [0, 1]
+    for scale in (1e-170, 1e200):
+        terms = np.asfortranarray(scale * np.column_stack([a[:1000], 3.0 * a[:1000], rng.standard_normal(1000)]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            basis = _basis_of(terms)
+        assert basis.kept.tolist() == [0, 2] or basis.kept.tolist() == [1, 2]
+        np.testing.assert_allclose(basis.columns(terms) @ basis.transform + basis.offsets, terms, rtol=1e-12)

@@ -15,17 +15,34 @@ with each dropped column ``s = a ψ_t + b`` for its class's kept ``t``; the inte
 chosen as one run of consecutive statistics, ``E`` is a view of the terms, not a copy.
 
 The relations are found from projections of the terms, ``P = ψᵀ [1, g_1, g_2, g_3]`` with
-``g`` uniform random (read while the terms are in the caches for another product), as in
-Freivalds' check: a column off a relation by ``ρ`` (relative to its size) passes the test,
-a residual within ``τ = 1e-11`` of the projections' size, only if three independent random
-projections of its residual all fall below ``τ``: with probability about ``(τ/ρ)³``,
-``1e-9`` for ``ρ = 1e-8``; columns closer than that change no answer in its eighth digit.
+``g`` uniform random (one BLAS product per array, the cost of reading it once), as in
+Freivalds' check. A relation is accepted when the residual of the projections is within
+``τ = 1e-11`` of the size of the column's random projections (the ones-probe, ``Σ_i ψ_is``,
+can be large for a column with a large mean and is not taken as its size). A column off
+a relation by ``ρ`` (relative to that size) then passes only if the independent random
+projections of its residual left over by the fit all fall below ``τ``: three for a
+proportional relation, two for an affine one, so with probability at most about
+``(τ/ρ)²``: ``1e-6`` for ``ρ = 1e-8``, ``1e-10`` for ``ρ = 1e-6``. Each projection row is
+scaled by its largest entry first, so neither tiny nor huge terms underflow or overflow.
+The search costs ``O(m²)``: it is made only when that is below a few passes over the terms
+(:func:`worth_searching`); otherwise the products read every column.
 """
 
 import numpy as np
 
 #: Relative residual of the projections under which a column is taken as affine in another.
 RELATION_TOLERANCE = 1e-11
+
+#: Above this many statistics no relations are looked for (the search is quadratic in their number).
+MAX_STATISTICS = 1000
+
+
+def worth_searching(n_stats, n_rows):
+    """Whether to look for relations: the search (``O(m²)``) must cost less than a few passes over the terms.
+
+    ``m ≤`` :data:`MAX_STATISTICS` and ``m² ≤ 16 n`` (60 statistics from 225 rows on, 1,000 from 62,500).
+    """
+    return n_stats <= MAX_STATISTICS and n_stats**2 <= 16 * n_rows
 
 
 def probes(n_rows, random_state=0):
@@ -57,8 +74,11 @@ class AffineBasis:
 
     def __init__(self, projections, probe_sums):
         m = projections.shape[0]
+        if m > MAX_STATISTICS or not np.all(np.isfinite(projections)):
+            self.kept, self.transform, self.offsets = np.arange(m), np.eye(m), np.zeros(m)
+            return
+        zero = ~np.any(projections != 0.0, axis=1)  # an order statistic's ψ: nothing to read
         slope, intercept, related = _relations(projections, probe_sums)
-        zero = np.linalg.norm(projections, axis=1) == 0.0  # an order statistic's ψ: nothing to read
         constant = related[:, m] & ~zero  # a multiple of the ones column
         classes = _classes(related[:, :m] & related[:, :m].T, ~zero & ~constant)
         kept = _representatives(classes, related[:, :m])
@@ -91,33 +111,41 @@ class AffineBasis:
 
 def _relations(projections, probe_sums):
     """``(slope, intercept, related)``, each (m, m + 1): ``P_s ≈ slope·P_t + intercept·1`` for column ``t`` (the
-    last: the ones column itself), and whether that holds to :data:`RELATION_TOLERANCE`. A proportional fit
-    (no intercept) is taken when it is as good."""
+    last: the ones column itself), and whether that holds to :data:`RELATION_TOLERANCE` of the size of
+    ``P_s``'s random projections. A proportional fit (no intercept) is taken when it is as good.
+
+    The fits are made on the rows scaled by their largest entry, then scaled back.
+    """
     m = projections.shape[0]
-    bases = np.vstack([projections, probe_sums])  # (m + 1, 4)
-    sizes = np.linalg.norm(projections, axis=1)
-    tolerance = RELATION_TOLERANCE * sizes[:, None]
+    scales = np.abs(projections).max(axis=1)
+    scales = np.where(scales > 0, scales, 1.0)
+    ones = probe_sums / np.abs(probe_sums).max()
+    unit = projections / scales[:, None]
+    bases = np.vstack([unit, ones])  # (m + 1, 4)
+    tolerance = RELATION_TOLERANCE * np.linalg.norm(unit[:, 1:], axis=1)[:, None]
     bb = np.einsum("tj,tj->t", bases, bases)
-    sb = projections @ bases.T  # (m, m + 1): P_s · P_t
+    sb = unit @ bases.T  # (m, m + 1): P_s · P_t
     with np.errstate(divide="ignore", invalid="ignore"):
         proportional = np.where(bb > 0, sb / bb, 0.0)
-        residual = np.linalg.norm(projections[:, None, :] - proportional[:, :, None] * bases[None], axis=2)
+        residual = np.linalg.norm(unit[:, None, :] - proportional[:, :, None] * bases[None], axis=2)
         # with an intercept: least squares on [P_t, 1] (normal equations, 2 × 2)
-        bo, oo = bases @ probe_sums, probe_sums @ probe_sums
-        so = projections @ probe_sums
+        bo, oo = bases @ ones, ones @ ones
+        so = unit @ ones
         determinant = bb * oo - bo**2
         usable = determinant > 1e-12 * bb * oo
         slope = np.where(usable, (sb * oo - so[:, None] * bo) / determinant, 0.0)
         intercept = np.where(usable, (bb * so[:, None] - bo * sb) / determinant, 0.0)
-    affine = np.linalg.norm(
-        projections[:, None, :] - slope[:, :, None] * bases[None] - intercept[:, :, None] * probe_sums, axis=2
-    )
-    affine[:, :m][:, ~usable[:m]] = np.inf
+    affine = np.linalg.norm(unit[:, None, :] - slope[:, :, None] * bases[None] - intercept[:, :, None] * ones, axis=2)
+    affine[:, ~usable] = np.inf
     use_proportional = residual <= tolerance
     slope = np.where(use_proportional, proportional, slope)
     intercept = np.where(use_proportional, 0.0, intercept)
     related = use_proportional | (affine <= tolerance)
     np.fill_diagonal(related[:, :m], False)
+    # back to the columns' own scales: P_s = (slope·s_s/s_t) P_t + (intercept·s_s/max|1ᵀprobes|) 1ᵀprobes
+    base_scales = np.append(scales, np.abs(probe_sums).max())
+    slope = slope * scales[:, None] / base_scales[None, :]
+    intercept = intercept * scales[:, None] / np.abs(probe_sums).max()
     return slope, intercept, related
 
 

@@ -40,7 +40,7 @@ the query features' curvature in ``φ``) are second order in ``1/n``.
 import numpy as np
 from scipy.linalg import blas
 
-from ._affine_basis import AffineBasis, probes
+from ._affine_basis import AffineBasis, probes, worth_searching
 from ._propagation import Propagation, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
 
@@ -69,9 +69,8 @@ class StatisticsChannel:
     ----------
     stored_psi, stored_delta : ndarray of shape (n_samples, n_stats)
         ``ψ`` and ``Δ`` as stored: the total terms are ``stored · M`` row by row, with
-        ``propagation`` the map ``M`` (``_propagation``; identity once :attr:`psi` or
-        :attr:`delta` has been read). Products with a small matrix read them through
-        :meth:`fold` and never form the totals.
+        ``propagation`` the map ``M`` (``_propagation``). Products with a small matrix read
+        them through :meth:`fold` and never form the totals.
     psi : ndarray of shape (n_samples, n_stats)
         ``ψ_i = dφ/dt_i``, total through the prefix.
     delta : ndarray of shape (n_samples, n_stats)
@@ -92,11 +91,13 @@ class StatisticsChannel:
         self.stored_psi, self.stored_delta = np.empty((n, m), order="F"), np.empty((n, m), order="F")
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
-        probe = probes(n)
-        self._bases = {}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns for the products (``_affine_basis``)
-        for which, stored in (("psi", self.stored_psi), ("delta", self.stored_delta)):
-            basis = AffineBasis((probe.T @ stored).T, probe.sum(axis=0))
-            self._bases[which] = (basis.columns(stored), basis.transform, basis.offsets) if basis.saves else None
+        self._totals = {}  # ψ, Δ total through the prefix, formed at the first read of psi, delta
+        self._bases = {"psi": None, "delta": None}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns (``_affine_basis``)
+        if worth_searching(m, n):
+            probe = probes(n)
+            for which, stored in (("psi", self.stored_psi), ("delta", self.stored_delta)):
+                basis = AffineBasis((probe.T @ stored).T, probe.sum(axis=0))
+                self._bases[which] = (basis.columns(stored), basis.transform, basis.offsets) if basis.saves else None
         cross = self._cross(J, objective, design, residuals, curvature, weights)
         self.solved = solver.solve(np.ascontiguousarray(cross.transpose(2, 0, 1)))
         self.solved_public = objective.to_public(self.solved)
@@ -202,23 +203,25 @@ class StatisticsChannel:
 
     @property
     def psi(self):
-        """``ψ_i = dφ/dt_i`` (n_samples, n_stats), total through the prefix (formed in place at the first read)."""
-        self._make_total()
-        return self.stored_psi
+        """``ψ_i = dφ/dt_i`` (n_samples, n_stats), total through the prefix (formed at the first read, a copy)."""
+        return self._total("psi")
 
     @property
     def delta(self):
-        """``Δ_i ≈ φ₋ᵢ − φ`` (n_samples, n_stats), total through the prefix (formed in place at the first read)."""
-        self._make_total()
-        return self.stored_delta
+        """``Δ_i ≈ φ₋ᵢ − φ`` (n_samples, n_stats), total through the prefix (formed at the first read, a copy)."""
+        return self._total("delta")
 
-    def _make_total(self):
+    def _total(self, which):
+        """The total terms, formed once from the stored ones (which every product reads, and stay as they are)."""
+        stored = self.stored_psi if which == "psi" else self.stored_delta
         if self.propagation.identity:
-            return
-        for rows in row_blocks(self.stored_psi.shape[0], self.n_stats):
-            self.propagation.right(self.stored_psi[rows])
-            self.propagation.right(self.stored_delta[rows])
-        self.propagation = Propagation([])
+            return stored
+        if which not in self._totals:
+            total = np.array(stored, order="F")
+            for rows in row_blocks(total.shape[0], self.n_stats):
+                self.propagation.right(total[rows])
+            self._totals[which] = total
+        return self._totals[which]
 
     @property
     def own_psi(self):

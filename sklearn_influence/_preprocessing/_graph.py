@@ -274,6 +274,8 @@ class Sequence:
         """
         if len(self.children) == 1:
             return self.children[0].propagations(offset)
+        if self.n_stats == 0:  # a union does not pass such a branch through fit_pass: nothing recorded
+            return []
         steps, start = [], offset
         for child, L in zip(self.children, self.transfers):
             steps += child.propagations(start)
@@ -353,7 +355,8 @@ class Union:
         """The branches' :meth:`Sequence.propagations`, each at its first statistic."""
         steps = []
         for node, _, _, _ in self.branches:
-            steps += node.propagations(offset)
+            if node.n_stats:  # fit_pass skips the branches without statistics
+                steps += node.propagations(offset)
             offset += node.n_stats
         return steps
 

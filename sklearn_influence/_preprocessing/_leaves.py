@@ -19,6 +19,7 @@ derivative almost everywhere) and an exact ``delta``: the neighbouring order sta
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._set_output import _get_output_config
 
 from ._terms import (
@@ -530,7 +531,9 @@ class ImputerLeaf(_Leaf):
         ``SimpleImputer.transform`` computes for numeric dense input, without a second read of ``U``.
         """
         plain = _get_output_config("transform", self.transformer)["dense"] == "default"
-        if not plain or self.transformer.keep_empty_features or self.kept.size != x.shape[1]:
+        dtypes = U.dtypes if hasattr(U, "dtypes") else [getattr(U, "dtype", None)]
+        float64 = not sp.issparse(U) and all(dtype == np.float64 for dtype in dtypes)  # else transform keeps its dtype
+        if not (plain and float64) or self.transformer.keep_empty_features or self.kept.size != x.shape[1]:
             return self.transform(U)
         d = x.shape[1]
         out = np.empty((x.shape[0], d + self.n_indicator), order="F")  # column by column, as the next step reads it
