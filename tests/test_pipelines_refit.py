@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import mixed_table
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.compose import make_column_transformer
+from sklearn.compose import ColumnTransformer, make_column_transformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
@@ -65,6 +65,13 @@ PREFIXES = {
     "feature-union": lambda: make_column_transformer(
         (make_pipeline(SimpleImputer(), FeatureUnion([("s", StandardScaler()), ("m", MinMaxScaler())])), ["a", "b"]),
         remainder="drop",
+    ),
+    "weighted-branches": lambda: ColumnTransformer(  # transformer_weights scale each branch's output
+        [
+            ("num", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), ["a", "b"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["c"]),
+        ],
+        transformer_weights={"num": 2.0, "cat": 0.5},
     ),
     "nested-chain": lambda: make_column_transformer(  # three steps with statistics, one pipeline in another
         (make_pipeline(SimpleImputer(), make_pipeline(StandardScaler(), MaxAbsScaler())), ["a", "b"]),
@@ -564,3 +571,39 @@ def test_affine_basis_size_is_the_random_projections_not_the_mean():
             basis = _basis_of(terms)
         assert basis.kept.tolist() == [0, 2] or basis.kept.tolist() == [1, 2]
         np.testing.assert_allclose(basis.columns(terms) @ basis.transform + basis.offsets, terms, rtol=1e-12)
+
+
+def test_feature_union_branch_without_output_names_is_refused_at_fit(mixed):
+    """A FeatureUnion branch whose output width cannot be read (a FunctionTransformer without
+    feature_names_out) is a clear error naming the branch and the remedies, not an AttributeError."""
+    X, y, _, _ = mixed
+    prefix = make_column_transformer(
+        (
+            make_pipeline(
+                SimpleImputer(), FeatureUnion([("s", StandardScaler()), ("abs", FunctionTransformer(np.abs))])
+            ),
+            ["a", "b"],
+        )
+    )
+    with pytest.raises(
+        TypeError, match=r"FeatureUnion branch .*abs.*feature_names_out='one-to-one'.*preprocessing='fixed'"
+    ):
+        InfluenceEstimator(make_pipeline(prefix, Ridge()), preprocessing="refit").fit(X, y)
+    InfluenceEstimator(make_pipeline(prefix, Ridge()), preprocessing="fixed").fit(X, y)  # the remedy works
+
+
+def test_leave_group_out_warns_about_order_statistics(mixed):
+    """Removing a group moves a median or a quantile differently from the sum of its rows' own removal
+    changes: leave_group_out says so for groups of several rows (and not for single rows, where it is exact)."""
+    X, y, _, _ = mixed
+    prefix = make_column_transformer((make_pipeline(SimpleImputer(strategy="median"), RobustScaler()), ["a", "b"]))
+    est = InfluenceEstimator(make_pipeline(prefix, Ridge()), preprocessing="refit").fit(X, y)
+    with pytest.warns(
+        RuntimeWarning, match=r"RobustScaler, SimpleImputer estimated order statistics.*validate_leave_group_out"
+    ):
+        est.leave_group_out(X.iloc[:3], y[:3], [np.arange(0, 10), np.arange(10, 30)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.leave_group_out(X.iloc[:3], y[:3], [[0], [5]])
+        smooth = InfluenceEstimator(make_pipeline(_prefix(StandardScaler()), Ridge()), preprocessing="refit").fit(X, y)
+        smooth.leave_group_out(X.iloc[:3], y[:3], [np.arange(0, 10), np.arange(10, 30)])

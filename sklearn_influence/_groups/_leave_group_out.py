@@ -324,6 +324,18 @@ class GroupInfluenceMixin:
         labels, members = self._group_members(groups)
         steps, moves, unreliable, singular = self._group_steps(members, method, path)
         self._warn_groups(labels, unreliable, singular)
+        order = [] if self._channel is None else self._channel.order_statistic_transformers
+        if order and method == "newton" and any(len(rows) > 1 for rows in members):
+            warnings.warn(
+                f"The fitted {', '.join(sorted(set(order)))} estimated order statistics (a median, quantiles, "
+                "extremes, a mode, spline knots); leave_group_out moves every statistic by the sum of its rows' "
+                "own removal changes, which is exact for a row alone but not for several rows of a group: "
+                "removing a group can move an order statistic much further (or less). The estimates for groups "
+                "of more than one row may be far off: check them with validate_leave_group_out, or use "
+                "preprocessing='fixed' (the fitted transformers as part of the data).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         emptied = self._emptying_groups(members)
         if emptied:  # a refit without every row of a class is not the same model: no estimate
             steps[emptied] = np.nan

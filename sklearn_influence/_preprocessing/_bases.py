@@ -118,6 +118,8 @@ class SplineLeaf(_Leaf):
     its own).
     """
 
+    order_statistics = True  # knots at the extremes or at percentiles
+
     def __init__(self, transformer):
         super().__init__(transformer)
         degree = transformer.degree

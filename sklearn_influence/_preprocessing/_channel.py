@@ -41,6 +41,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from ._affine_basis import AffineBasis, probes, worth_searching
+from ._graph import order_statistic_transformers
 from ._propagation import Propagation, runs
 from ._terms import FactoredSig, Jacobian, row_blocks
 
@@ -91,6 +92,7 @@ class StatisticsChannel:
         self.stored_psi, self.stored_delta = np.empty((n, m), order="F"), np.empty((n, m), order="F")
         _, J, _, _ = node.fit_pass(X, self.stored_psi, self.stored_delta)
         self.propagation = Propagation(node.propagations())
+        self.order_statistic_transformers = order_statistic_transformers(node)
         self._totals = {}  # ψ, Δ total through the prefix, formed at the first read of psi, delta
         self._bases = {"psi": None, "delta": None}  # ψ = E T + 1bᵀ, Δ likewise, with fewer columns (``_affine_basis``)
         if worth_searching(m, n):

@@ -416,13 +416,14 @@ def _decode(transformer, path):
         steps = [(name, step) for name, step in transformer.steps if step is not None and step != "passthrough"]
         return Sequence(transformer, [_decode(step, f"{path}{name}") for name, step in steps])
     if isinstance(transformer, ColumnTransformer):
+        weights = transformer.transformer_weights or {}
         branches = []
         for name, step, _ in transformer.transformers_:
             out = transformer.output_indices_.get(name, slice(0, 0))
             if isinstance(step, str) and step == "drop" or out.stop == out.start:
                 continue
             node = _decode(step, f"{path}{name} → ")
-            branches.append((node, _column_indices(transformer, name), out, 1.0))
+            branches.append((node, _column_indices(transformer, name), out, weights.get(name, 1.0)))
         return Union(transformer, branches)
     if isinstance(transformer, FeatureUnion):
         weights = transformer.transformer_weights or {}
@@ -431,7 +432,7 @@ def _decode(transformer, path):
             if isinstance(step, str) and step == "drop":
                 continue
             node = _decode(step, f"{path}{name} → ")
-            width = _output_width(step, transformer)
+            width = _output_width(step, transformer, f"{path}{name}")
             branches.append((node, None, slice(start, start + width), weights.get(name, 1.0)))
             start += width
         return Union(transformer, branches)
@@ -448,10 +449,19 @@ def _decode(transformer, path):
     return leaf(transformer)
 
 
-def _output_width(step, union):
+def _output_width(step, union, path):
+    """How many columns a ``FeatureUnion`` branch puts out (its place in the union's output)."""
     if isinstance(step, str) and step == "passthrough":
         return union.n_features_in_
-    return len(step.get_feature_names_out())
+    try:
+        return len(step.get_feature_names_out())
+    except AttributeError:
+        raise TypeError(
+            f"preprocessing='refit' needs the output width of the FeatureUnion branch {path} "
+            f"({type(step).__name__}), which has no get_feature_names_out: give it one (for a "
+            "FunctionTransformer, feature_names_out='one-to-one' or a callable), or use InfluenceEstimator(..., "
+            "preprocessing='fixed') to treat the fitted transformers as part of the data."
+        ) from None
 
 
 def check_refit_supported(prefix):
@@ -497,3 +507,15 @@ def decode_prefix(prefix):
     if prefix is None:
         return None
     return _decode(prefix, "")
+
+
+def order_statistic_transformers(node):
+    """Names of the transformers under ``node`` whose statistics are order statistics (medians, quantiles,
+    extremes, modes): removing several rows is not the sum of removing each (``leave_group_out``)."""
+    if isinstance(node, Sequence):
+        return [name for child in node.children for name in order_statistic_transformers(child)]
+    if isinstance(node, Union):
+        return [name for branch, _, _, _ in node.branches for name in order_statistic_transformers(branch)]
+    if node.n_stats and getattr(node, "order_statistics", False):
+        return [type(node.transformer).__name__]
+    return []

@@ -92,6 +92,8 @@ def _extreme_removal(x, largest):
 class _Leaf:
     """A fitted transformer with per-column statistics (each ``φ_k`` depends on input column ``col[k]``)."""
 
+    order_statistics = False  # medians, quantiles, extremes, modes: group removals are not sums of rows'
+
     def __init__(self, transformer):
         self.transformer = transformer
 
@@ -371,6 +373,8 @@ class RobustScalerLeaf(AffineLeaf):
     Order statistics: ``psi = 0``; ``delta`` the percentiles recomputed without the row.
     """
 
+    order_statistics = True
+
     def __init__(self, transformer):
         d = transformer.n_features_in_
         center = transformer.center_ if transformer.with_centering else np.zeros(d)
@@ -404,6 +408,8 @@ class RobustScalerLeaf(AffineLeaf):
 class MaxAbsScalerLeaf(AffineLeaf):
     """``MaxAbsScaler``: scale ``max_c |x|``; removing the unique largest moves it to the second."""
 
+    order_statistics = True
+
     def __init__(self, transformer):
         d = transformer.n_features_in_
         scale = transformer.scale_
@@ -428,6 +434,8 @@ class MinMaxLeaf(_Leaf):
     Order statistics: ``psi = 0``; removing the unique minimum (maximum) moves it to the
     second smallest (largest). With ``clip=True`` clipped outputs do not move.
     """
+
+    order_statistics = True
 
     def __init__(self, transformer):
         super().__init__(transformer)
@@ -494,6 +502,7 @@ class ImputerLeaf(_Leaf):
         self.cols = self.kept[~np.isnan(fill[self.kept])] if moving else np.empty(0, dtype=np.intp)
         self.n_stats = self.cols.size
         self.n_indicator = 0 if transformer.indicator_ is None else len(transformer.indicator_.features_)
+        self.order_statistics = transformer.strategy in ("median", "most_frequent")
 
     def _missing(self, U, x):
         if self.numeric_fill is False:
