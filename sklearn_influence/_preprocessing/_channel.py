@@ -174,6 +174,12 @@ class StatisticsChannel:
         """``W Mᵀ`` for ``W`` of shape (r, n_stats): ``W ψ_iᵀ = (W Mᵀ) ψ_{stored,i}ᵀ`` (``_propagation``)."""
         return W if self.propagation.identity else self.propagation.fold(np.array(W, dtype=float))
 
+    def parameter_moves(self, rows, which="psi"):
+        """``ψ_i G`` (``which="psi"``) or ``Δ_i G`` (``"delta"``) in the public layout, shape (len(rows), n_params):
+        the parameters' move through the statistics, ``G = H⁻¹C`` folded into the stored terms' columns."""
+        stored = self.stored_psi if which == "psi" else self.stored_delta
+        return stored[rows] @ self.fold(self.solved_public.T).T
+
     def accumulate(self, target, folded, rows, alpha=1.0, which="psi"):
         """``target += alpha · folded · stored[rows]ᵀ`` for the stored ``ψ`` (``which="psi"``) or ``Δ`` (``"delta"``).
 
@@ -219,10 +225,7 @@ class StatisticsChannel:
         if self.propagation.identity:
             return stored
         if which not in self._totals:
-            total = np.array(stored, order="F")
-            for rows in row_blocks(total.shape[0], self.n_stats):
-                self.propagation.right(total[rows])
-            self._totals[which] = total
+            self._totals[which] = self.propagation.total(np.array(stored, order="F"))
         return self._totals[which]
 
     @property

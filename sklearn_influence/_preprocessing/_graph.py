@@ -203,9 +203,7 @@ def _fit_terms(node, U):
     psi, delta = np.empty((n, node.n_stats)), np.empty((n, node.n_stats))
     sig = node.fit_pass(U, psi, delta, need_sig=True)[0]
     propagation = Propagation(node.propagations())
-    propagation.right(psi)
-    propagation.right(delta)
-    return psi, delta, None if isinstance(sig, FactoredSig) else sig
+    return propagation.total(psi), propagation.total(delta), None if isinstance(sig, FactoredSig) else sig
 
 
 class Sequence:

@@ -549,7 +549,8 @@ class ImputerLeaf(_Leaf):
         np.copyto(out[:, :d], x)
         if missing.any():
             np.copyto(out[:, :d], self.fill, where=missing)
-        out[:, d:] = missing[:, self.transformer.indicator_.features_] if self.n_indicator else 0.0
+        if self.n_indicator:
+            out[:, d:] = missing[:, self.transformer.indicator_.features_]
         return out
 
     def _write_terms(self, x, missing, psi, delta, listed):

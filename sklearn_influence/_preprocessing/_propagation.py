@@ -16,6 +16,8 @@ of a block of rows when a reader needs them as such.
 
 import numpy as np
 
+from ._terms import row_blocks
+
 
 class Propagation:
     """The map ``M`` (``ψ = ψ_direct M``) as its elementary steps.
@@ -54,6 +56,12 @@ class Propagation:
             earlier = terms[:, sources]
             for targets, transfer in pieces:
                 terms[:, targets] += earlier @ transfer
+
+    def total(self, terms):
+        """``terms ← terms M`` in place for (n, n_stats) terms, a block of rows at a time (no n-sized temporaries)."""
+        for rows in row_blocks(terms.shape[0], terms.shape[1]):
+            self.right(terms[rows])
+        return terms
 
     def fold(self, W):
         """``W Mᵀ`` along the last axis of ``W`` (..., n_stats), in place when ``W`` is contiguous.

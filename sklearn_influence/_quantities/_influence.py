@@ -498,7 +498,7 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
         if unit_shares is not None:
             steps += np.multiply.outer(unit_shares, self._objective.to_public(self._share_solution[None])[0])
         if self._channel is not None:  # −n G ψ_i: through the transformers' statistics
-            steps += self._channel.stored_psi[rows] @ self._channel.fold(self._channel.solved_public.T).T
+            steps += self._channel.parameter_moves(rows)
         return -self._design.n_samples * steps
 
     @labelled("query_train")
@@ -632,8 +632,10 @@ class InfluenceQuantitiesMixin(NewtonStepMixin, PerturbationMixin):
             shared = self._objective.to_public(self._share_solution[None])[0]
             steps += self._penalty_shares[rows][:, None] * shared
         if self._channel is not None:  # through the statistics: + G ψ_i (first order), − G Δ_i (newton)
-            stored = self._channel.stored_psi if method == "influence" else -self._channel.stored_delta
-            steps += stored[rows] @ self._channel.fold(self._channel.solved_public.T).T
+            if method == "influence":
+                steps += self._channel.parameter_moves(rows)
+            else:
+                steps -= self._channel.parameter_moves(rows, which="delta")
         return steps
 
     def _first_order_coefficients(self, rows):
